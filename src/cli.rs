@@ -1,0 +1,130 @@
+//! The command line: `serve`, `demo`, `check` and `hash-password`, as the contract names them.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHasher, SaltString};
+use clap::{Parser, Subcommand};
+
+use crate::clock::SystemClock;
+use crate::keys::KeyRing;
+use crate::{config, logging, registry, server, users};
+
+/// An OAuth 2.0 gateway in front of a vtenext CRM's REST API.
+#[derive(Parser)]
+#[command(name = "crmgate", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway with a config file.
+    Serve {
+        /// Path of crmgate.toml.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Run the gateway in front of a built-in demo CRM and print a walkthrough.
+    Demo {
+        /// Address the demo gateway listens on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+    /// Validate the config, apps and users files; exit 1 on any problem.
+    Check {
+        /// Path of crmgate.toml.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Read a password on stdin and print its argon2id PHC string.
+    HashPassword,
+}
+
+/// Runs the command line.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { config } => serve(&config),
+        Command::Demo { listen } => crate::demo::run(listen),
+        Command::Check { config } => check(&config),
+        Command::HashPassword => hash_stdin(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("{msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(path: &Path) -> Result<(), String> {
+    let config = config::load(path).map_err(|p| p.to_string())?;
+    logging::init(&config.logging.level, config.logging.json);
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    let listen = config.server.listen;
+    let built = server::build(config, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
+    tracing::info!(%listen, "crmgate listening");
+    built.run(server::unix_signals());
+    Ok(())
+}
+
+/// Validates everything `serve` would load, reporting all problems at once.
+pub fn check(path: &Path) -> Result<(), String> {
+    let config = config::load(path).map_err(|p| p.to_string())?;
+    let hasher = KeyRing::from_master(&[0; 32]).secrets;
+    let users = users::load(&config.users_file);
+    let apps = registry::load(
+        &config.registry_file,
+        &hasher,
+        users.as_ref().unwrap_or(&Default::default()),
+    );
+    let mut problems = config::Problems::default();
+    if let Err(p) = &users {
+        problems.extend(p.clone());
+    }
+    if let Err(p) = &apps {
+        problems.extend(p.clone());
+    }
+    if !problems.is_empty() {
+        return Err(problems.to_string());
+    }
+    for w in &config.warnings {
+        println!("warning: {w}");
+    }
+    let n_apps = apps.map(|r| r.apps.len()).unwrap_or_default();
+    let n_users = users.map(|u| u.len()).unwrap_or_default();
+    println!("ok: {} ({n_apps} apps, {n_users} users)", path.display());
+    Ok(())
+}
+
+/// The argon2id PHC string of `password`, with a random salt and the crate's default cost.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| format!("cannot hash: {e}"))
+}
+
+fn hash_stdin() -> Result<(), String> {
+    let mut input = String::new();
+    std::io::stdin()
+        .take(4096)
+        .read_to_string(&mut input)
+        .map_err(|e| format!("cannot read stdin: {e}"))?;
+    let password = input.strip_suffix('\n').unwrap_or(&input);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    if password.is_empty() {
+        return Err("empty password on stdin".into());
+    }
+    println!("{}", hash_password(password)?);
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! The on-disk shape of `crmgate.toml`: serde structs, one `///` per key, unknown keys refused.
+//!
+//! These are converted into the validated [`super::Config`]; nothing else reads them.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::secret::SecretFile;
+
+/// `[server]`: where the gateway listens and how clients reach it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerFile {
+    /// Address of the proxy and OAuth endpoints, `host:port`.
+    pub listen: String,
+    /// How clients reach the gateway; used as issuer, in metadata, redirects and pages.
+    pub public_url: Option<String>,
+    /// Folder of the token store and the key material the gateway generates.
+    pub data_dir: String,
+    /// PEM certificate chain; with `tls_key`, the listener speaks HTTPS.
+    pub tls_cert: Option<String>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<String>,
+    /// Peers (IPs or CIDRs) whose `X-Forwarded-For` / `Forwarded` are kept and extended.
+    pub trusted_proxies: Vec<String>,
+    /// Worker threads of the proxy.
+    pub threads: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for ServerFile {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: None,
+            data_dir: "data".into(),
+            tls_cert: None,
+            tls_key: None,
+            trusted_proxies: Vec::new(),
+            threads: 1,
+            shutdown_grace_seconds: 5,
+        }
+    }
+}
+
+/// `[upstream]`: the CRM behind the gateway.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpstreamFile {
+    /// `host:port` of the CRM.
+    pub address: String,
+    /// Speak TLS to the CRM.
+    pub tls: bool,
+    /// Server name for TLS (default: the host of `address`).
+    pub sni: Option<String>,
+    /// How the gateway acts as the user: `basic` or `headers`.
+    pub auth: String,
+    /// Optional HMAC key; when set, requests carry `X-Crm-Gateway-Signature`.
+    pub signing_secret: Option<SecretFile>,
+    /// Seconds to wait for a TCP (and TLS) connection to the CRM.
+    pub connect_timeout_seconds: u64,
+    /// Seconds to wait for each read from the CRM.
+    pub read_timeout_seconds: u64,
+}
+
+impl Default for UpstreamFile {
+    fn default() -> Self {
+        Self {
+            address: String::new(),
+            tls: false,
+            sni: None,
+            auth: "basic".into(),
+            signing_secret: None,
+            connect_timeout_seconds: 5,
+            read_timeout_seconds: 60,
+        }
+    }
+}
+
+/// `[registry]`: the external applications file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistryFile {
+    /// Path of `apps.toml`, relative to this file.
+    pub file: String,
+}
+
+impl Default for RegistryFile {
+    fn default() -> Self {
+        Self {
+            file: "apps.toml".into(),
+        }
+    }
+}
+
+/// `[users]`: who the CRM users are.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UsersFile {
+    /// `local` (the users file) or `upstream` (ask the CRM).
+    pub backend: String,
+    /// Path of `users.toml`, relative to this file.
+    pub file: String,
+}
+
+impl Default for UsersFile {
+    fn default() -> Self {
+        Self {
+            backend: "local".into(),
+            file: "users.toml".into(),
+        }
+    }
+}
+
+/// `[tokens]`: lifetimes and the token cache.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokensFile {
+    /// Access token lifetime in seconds.
+    pub access_token_ttl: u64,
+    /// Authorization code lifetime in seconds.
+    pub authorization_code_ttl: u64,
+    /// Refresh token lifetime in seconds.
+    pub refresh_token_ttl: u64,
+    /// Most token records kept in memory in front of the store.
+    pub cache_capacity: u64,
+    /// Longest a client assertion may live (`exp` − now), in seconds.
+    pub assertion_max_lifetime: u64,
+    /// Clock skew tolerated on assertion times, in seconds.
+    pub clock_skew: u64,
+    /// Seconds between purges of expired records.
+    pub purge_interval: u64,
+}
+
+impl Default for TokensFile {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: 3600,
+            authorization_code_ttl: 60,
+            refresh_token_ttl: 30 * 24 * 3600,
+            cache_capacity: 100_000,
+            assertion_max_lifetime: 600,
+            clock_skew: 30,
+            purge_interval: 60,
+        }
+    }
+}
+
+/// `[proxy]`: what is protected and how operations are classified.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxyFile {
+    /// Path prefix that needs a Bearer token; starts and ends with `/`.
+    pub protected_prefix: String,
+    /// Extra or changed operation classes: `name = "read" | "write" | "deny"`.
+    pub operations: BTreeMap<String, String>,
+}
+
+impl Default for ProxyFile {
+    fn default() -> Self {
+        Self {
+            protected_prefix: "/restapi/".into(),
+            operations: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[limits]`: sizes the gateway accepts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsFile {
+    /// Largest request body accepted by the OAuth endpoints, in bytes.
+    pub oauth_body_bytes: usize,
+    /// Largest client assertion accepted, in bytes.
+    pub assertion_bytes: usize,
+}
+
+impl Default for LimitsFile {
+    fn default() -> Self {
+        Self {
+            oauth_body_bytes: 64 * 1024,
+            assertion_bytes: 8 * 1024,
+        }
+    }
+}
+
+/// `[logging]`: what the gateway writes to stderr.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggingFile {
+    /// `error`, `warn`, `info`, `debug` or `trace` (or a tracing filter expression).
+    pub level: String,
+    /// One JSON object per line instead of text.
+    pub json: bool,
+    /// One line per proxied call.
+    pub access_log: bool,
+}
+
+impl Default for LoggingFile {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            json: false,
+            access_log: true,
+        }
+    }
+}
+
+/// The sections `crmgate.toml` may hold.
+pub const SECTIONS: &[&str] = &[
+    "server", "upstream", "registry", "users", "tokens", "proxy", "limits", "logging",
+];

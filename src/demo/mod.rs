@@ -1,0 +1,41 @@
+//! The built-in demo: a small vtews look-alike CRM, demo users and apps in a temporary folder,
+//! and the walkthrough `crmgate demo` prints.
+
+pub mod crm;
+pub mod data;
+pub mod setup;
+pub mod vtews;
+pub mod walkthrough;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::clock::SystemClock;
+use crate::server;
+
+/// Runs the demo until Ctrl-C or SIGTERM; returns a message on failure.
+pub fn run(listen: SocketAddr) -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("crmgate-demo-{}", setup::random_hex(6)));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let result = run_in(listen, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn run_in(listen: SocketAddr, dir: &PathBuf) -> Result<(), String> {
+    let users = setup::users();
+    let apps = setup::apps();
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let crm = crm::DemoCrm::start(loopback, users.clone(), crm::CrmAuth::Basic)
+        .map_err(|e| format!("demo CRM: {e}"))?;
+    setup::write(dir, listen, crm.addr(), &users, &apps).map_err(|e| e.to_string())?;
+    let config = crate::config::load(&dir.join("crmgate.toml")).map_err(|p| p.to_string())?;
+    crate::logging::init(&config.logging.level, config.logging.json);
+    std::net::TcpListener::bind(listen)
+        .map_err(|e| format!("cannot listen on {listen}: {e} (is another gateway running?)"))?;
+    let built =
+        server::build(config, std::sync::Arc::new(SystemClock)).map_err(|e| e.to_string())?;
+    println!("{}", walkthrough::text(listen, crm.addr(), dir, &apps));
+    built.run(server::unix_signals());
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! Writes the demo's users, apps and gateway config into a folder, with fresh secrets each run.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use rand::RngCore;
+
+use super::crm::CrmUser;
+
+/// A demo service account as the walkthrough presents it.
+#[derive(Debug, Clone)]
+pub struct DemoApp {
+    /// Display name.
+    pub name: &'static str,
+    /// Generated client id.
+    pub client_id: String,
+    /// Generated secret.
+    pub secret: String,
+    /// Scope.
+    pub scope: &'static str,
+    /// Bound user.
+    pub user: &'static str,
+}
+
+/// Random lowercase hex of `bytes` bytes.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    buf.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// A client id as the admin page generates them: `vte_` + 20 lowercase hex.
+pub fn client_id() -> String {
+    format!("vte_{}", &random_hex(10))
+}
+
+/// The demo users: two sales/support users, one more support user, and an admin.
+pub fn users() -> Vec<CrmUser> {
+    [
+        ("aldo", false, vec!["sales"]),
+        ("bruna", false, vec!["support"]),
+        ("carla", false, vec!["support"]),
+        ("admin", true, vec![]),
+    ]
+    .into_iter()
+    .map(|(name, admin, groups)| CrmUser {
+        username: name.into(),
+        password: format!("{name}-demo"),
+        access_key: random_hex(8),
+        admin,
+        groups: groups.into_iter().map(str::to_string).collect(),
+    })
+    .collect()
+}
+
+/// The demo apps: a read-write account for aldo, a read-only one for bruna, and one bound to
+/// the admin (refused while admin users are not allowed).
+pub fn apps() -> Vec<DemoApp> {
+    let app = |name, scope, user| DemoApp {
+        name,
+        client_id: client_id(),
+        secret: random_hex(32),
+        scope,
+        user,
+    };
+    vec![
+        app("Gestionale", "rest.all", "aldo"),
+        app("Reporting", "rest.all.read", "bruna"),
+        app("Admin sync", "rest.all", "admin"),
+    ]
+}
+
+/// Writes `crmgate.toml`, `apps.toml` and `users.toml` into `dir`.
+pub fn write(
+    dir: &Path,
+    listen: SocketAddr,
+    crm: SocketAddr,
+    users: &[CrmUser],
+    apps: &[DemoApp],
+) -> std::io::Result<()> {
+    std::fs::write(dir.join("crmgate.toml"), gateway_toml(listen, crm))?;
+    std::fs::write(dir.join("users.toml"), users_toml(users)?)?;
+    std::fs::write(dir.join("apps.toml"), apps_toml(apps))?;
+    Ok(())
+}
+
+fn gateway_toml(listen: SocketAddr, crm: SocketAddr) -> String {
+    format!(
+        "# crmgate demo configuration (temporary)\n\
+         [server]\nlisten = \"{listen}\"\npublic_url = \"http://{listen}\"\ndata_dir = \"data\"\n\n\
+         [upstream]\naddress = \"{crm}\"\nauth = \"basic\"\n"
+    )
+}
+
+fn users_toml(users: &[CrmUser]) -> std::io::Result<String> {
+    let mut out = String::from("# Demo users; passwords are <username>-demo\n");
+    for u in users {
+        let hash = crate::cli::hash_password(&u.password).map_err(std::io::Error::other)?;
+        let groups: Vec<String> = u.groups.iter().map(|g| format!("\"{g}\"")).collect();
+        let _ = write!(
+            out,
+            "\n[[users]]\nusername = \"{}\"\nname = \"{}\"\npassword_hash = \"{hash}\"\n\
+             admin = {}\ngroups = [{}]\ncrm_access_key = \"{}\"\n",
+            u.username,
+            capitalise(&u.username),
+            u.admin,
+            groups.join(", "),
+            u.access_key
+        );
+    }
+    Ok(out)
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+fn apps_toml(apps: &[DemoApp]) -> String {
+    let mut out = String::from(
+        "# Demo applications. Edit and save: the gateway applies it within 2 seconds.\n\
+         [settings]\noauth_enabled = true\nusers_can_manage_secrets = true\nallow_admin_users = false\n",
+    );
+    for a in apps {
+        let _ = write!(
+            out,
+            "\n[[apps]]\nclient_id = \"{}\"\nname = \"{}\"\nclient_type = \"service_account\"\n\
+             secret_type = \"client_secret\"\nclient_secret = \"{}\"\nscope = \"{}\"\nuser = \"{}\"\n\
+             enabled = true\n",
+            a.client_id, a.name, a.secret, a.scope, a.user
+        );
+    }
+    out
+}

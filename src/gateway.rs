@@ -1,0 +1,103 @@
+//! The state every endpoint and the proxy share: config, live registry and users, token service,
+//! keys, clock and metrics; built once at start-up.
+
+use std::sync::Arc;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::keys::KeyRing;
+use crate::metrics::Metrics;
+use crate::registry::live::Directory;
+use crate::store::TokenStore;
+use crate::token::service::TokenService;
+
+/// OAuth endpoint paths, under the public URL.
+pub mod paths {
+    /// Authorization endpoint.
+    pub const AUTHORIZE: &str = "/oauth2/v2.0/auth.php";
+    /// Token endpoint.
+    pub const TOKEN: &str = "/oauth2/v2.0/token.php";
+    /// Revocation endpoint (RFC 7009).
+    pub const REVOKE: &str = "/oauth2/v2.0/revoke.php";
+    /// Introspection endpoint (RFC 7662).
+    pub const INTROSPECT: &str = "/oauth2/v2.0/introspect.php";
+    /// Metadata (RFC 8414).
+    pub const METADATA: &str = "/.well-known/oauth-authorization-server";
+    /// Liveness.
+    pub const HEALTHZ: &str = "/gateway/healthz";
+    /// Prometheus metrics.
+    pub const METRICS: &str = "/gateway/metrics";
+}
+
+/// Absolute URLs of the endpoints, derived from `public_url`.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    /// The issuer identifier (the public URL).
+    pub issuer: String,
+    /// Token endpoint URL; the `aud` client assertions must carry.
+    pub token: String,
+    /// Revocation endpoint URL.
+    pub revoke: String,
+    /// Introspection endpoint URL.
+    pub introspect: String,
+}
+
+impl Endpoints {
+    /// Endpoints under `public_url`.
+    pub fn new(public_url: &str) -> Self {
+        Self {
+            issuer: public_url.to_string(),
+            token: format!("{public_url}{}", paths::TOKEN),
+            revoke: format!("{public_url}{}", paths::REVOKE),
+            introspect: format!("{public_url}{}", paths::INTROSPECT),
+        }
+    }
+}
+
+/// Everything the gateway's request handling needs.
+pub struct Gateway {
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// Apps and users, hot-reloaded.
+    pub directory: Directory,
+    /// Token issuance and checks.
+    pub tokens: TokenService,
+    /// Derived keys.
+    pub keys: KeyRing,
+    /// The clock.
+    pub clock: SharedClock,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Endpoint URLs.
+    pub endpoints: Endpoints,
+}
+
+impl Gateway {
+    /// Assembles the state from its parts.
+    pub fn new(
+        config: Arc<Config>,
+        directory: Directory,
+        store: Arc<dyn TokenStore>,
+        keys: KeyRing,
+        clock: SharedClock,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let tokens = TokenService::new(
+            keys.tokens.clone(),
+            store,
+            config.tokens.cache_capacity,
+            clock.clone(),
+            metrics.clone(),
+        );
+        let endpoints = Endpoints::new(&config.server.public_url);
+        Self {
+            config,
+            directory,
+            tokens,
+            keys,
+            clock,
+            metrics,
+            endpoints,
+        }
+    }
+}

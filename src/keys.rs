@@ -1,0 +1,167 @@
+//! Key material the gateway generates into `data_dir` on first start, and the keyed hashes
+//! derived from it (tokens and client secrets are only ever stored as such hashes).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// File name of the master key inside `data_dir`.
+pub const MASTER_KEY_FILE: &str = "gateway.key";
+const KEY_LEN: usize = 32;
+
+/// Why the key material could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// Reading or writing the key file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The file exists but is not a key this gateway wrote.
+    #[error(
+        "{0}: not a {KEY_LEN}-byte key; refusing to start (restore it, or remove the whole data dir)"
+    )]
+    Malformed(PathBuf),
+}
+
+/// A 32-byte keyed hash output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Digest(pub [u8; 32]);
+
+impl Digest {
+    /// Constant-time equality.
+    pub fn ct_eq(&self, other: &Digest) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+/// HMAC-SHA256 with a fixed key, pre-keyed so each hash costs two compressions.
+#[derive(Clone)]
+pub struct KeyedHash {
+    mac: HmacSha256,
+}
+
+impl KeyedHash {
+    fn new(key: &[u8]) -> Self {
+        // HMAC accepts keys of any length, so this cannot fail; fall back to an empty key anyway.
+        let mac = HmacSha256::new_from_slice(key)
+            .unwrap_or_else(|_| HmacSha256::new(&Default::default()));
+        Self { mac }
+    }
+
+    /// The keyed hash of `data`.
+    pub fn hash(&self, data: &[u8]) -> Digest {
+        let mut mac = self.mac.clone();
+        mac.update(data);
+        Digest(mac.finalize().into_bytes().into())
+    }
+
+    /// Constant-time check that `data` hashes to `expected`.
+    pub fn verify(&self, data: &[u8], expected: &Digest) -> bool {
+        self.hash(data).ct_eq(expected)
+    }
+}
+
+impl std::fmt::Debug for KeyedHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyedHash(<key>)")
+    }
+}
+
+/// The gateway's derived keys.
+#[derive(Clone, Debug)]
+pub struct KeyRing {
+    /// Keys token records by token.
+    pub tokens: KeyedHash,
+    /// Hashes client secrets.
+    pub secrets: KeyedHash,
+    /// Keys single-use assertion ids.
+    pub jti: KeyedHash,
+}
+
+impl KeyRing {
+    /// Loads the master key from `data_dir`, generating it on first start.
+    pub fn load_or_create(data_dir: &Path) -> Result<Self, KeyError> {
+        let path = data_dir.join(MASTER_KEY_FILE);
+        let master = match fs::read(&path) {
+            Ok(bytes) if bytes.len() == KEY_LEN => bytes,
+            Ok(_) => return Err(KeyError::Malformed(path)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_key(data_dir, &path)?,
+            Err(source) => return Err(KeyError::Io { path, source }),
+        };
+        Ok(Self::from_master(&master))
+    }
+
+    /// Derives the ring from a master key (tests use fixed ones).
+    pub fn from_master(master: &[u8]) -> Self {
+        let root = KeyedHash::new(master);
+        let derive = |label: &str| KeyedHash::new(&root.hash(label.as_bytes()).0);
+        Self {
+            tokens: derive("crmgate token key v1"),
+            secrets: derive("crmgate client secret key v1"),
+            jti: derive("crmgate assertion id key v1"),
+        }
+    }
+}
+
+/// Writes a fresh random key durably: temp file, fsync, rename, fsync of the folder.
+fn create_key(dir: &Path, path: &Path) -> Result<Vec<u8>, KeyError> {
+    let io = |source| KeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    fs::create_dir_all(dir).map_err(io)?;
+    let mut key = vec![0u8; KEY_LEN];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    let tmp = dir.join(format!("{MASTER_KEY_FILE}.tmp"));
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut file = opts.open(&tmp).map_err(io)?;
+    file.write_all(&key).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    fs::rename(&tmp, path).map_err(io)?;
+    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc4231_case_2_vector() {
+        let h = KeyedHash::new(b"Jefe");
+        let d = h.hash(b"what do ya want for nothing?");
+        let hex: String = d.0.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn key_is_created_once_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = KeyRing::load_or_create(dir.path()).unwrap();
+        let b = KeyRing::load_or_create(dir.path()).unwrap();
+        assert_eq!(a.tokens.hash(b"x"), b.tokens.hash(b"x"));
+        assert_ne!(a.tokens.hash(b"x"), a.secrets.hash(b"x"));
+        fs::write(dir.path().join(MASTER_KEY_FILE), b"short").unwrap();
+        assert!(matches!(
+            KeyRing::load_or_create(dir.path()),
+            Err(KeyError::Malformed(_))
+        ));
+    }
+}

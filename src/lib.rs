@@ -1,0 +1,19 @@
+//! crmgate: an OAuth 2.0 authorization gateway in front of a vtenext CRM's REST API.
+
+pub mod access;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod gateway;
+pub mod keys;
+pub mod logging;
+pub mod metrics;
+pub mod oauth;
+pub mod proxy;
+pub mod registry;
+pub mod response;
+pub mod server;
+pub mod store;
+pub mod token;
+pub mod users;

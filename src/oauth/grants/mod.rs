@@ -1,0 +1,3 @@
+//! Grant types of the token endpoint, one file each.
+
+pub mod client_credentials;

@@ -1,0 +1,70 @@
+//! Token introspection (RFC 7662): an authenticated client learns whether one of its own tokens
+//! is active now. Anything else (unknown, expired, revoked, another client's, or no longer usable
+//! because the app, user or global switches changed) is `{"active": false}`.
+
+use serde_json::json;
+
+use super::client_auth;
+use super::error::OAuthError;
+use super::{OAuthRequest, fail, read_form};
+use crate::access;
+use crate::gateway::Gateway;
+use crate::response::Response;
+use crate::token::record::{self, TokenKind};
+
+const ENDPOINT: &str = "introspect";
+
+/// Handles an introspection request.
+pub async fn handle(gw: &Gateway, req: &OAuthRequest<'_>) -> Response {
+    let resp = match run(gw, req).await {
+        Ok(r) => r,
+        Err(e) => fail(ENDPOINT, &e),
+    };
+    let outcome = if resp.status == 200 { "ok" } else { "error" };
+    gw.metrics
+        .oauth_requests
+        .with_label_values(&[ENDPOINT, outcome])
+        .inc();
+    resp
+}
+
+async fn run(gw: &Gateway, req: &OAuthRequest<'_>) -> Result<Response, OAuthError> {
+    let form = match read_form(req) {
+        Ok(f) => f,
+        Err(resp) => return Ok(*resp),
+    };
+    let creds = client_auth::credentials(req, &form)?;
+    let app = client_auth::authenticate(gw, creds).await?;
+    let token = form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
+    let inactive = Response::json(200, &json!({ "active": false })).no_store();
+    let Some(kind) = record::kind_of(token) else {
+        return Ok(inactive);
+    };
+    let Some(rec) = gw.tokens.lookup(token, kind).map_err(OAuthError::server)? else {
+        return Ok(inactive);
+    };
+    if rec.client_id != app.client_id {
+        return Ok(inactive);
+    }
+    let reg = gw.directory.registry();
+    let users = gw.directory.users();
+    let Ok(grant) = access::resolve(&rec, &reg, &users) else {
+        return Ok(inactive);
+    };
+    let mut body = json!({
+        "active": true,
+        "scope": grant.scope.as_str(),
+        "client_id": rec.client_id,
+        "username": grant.user.username,
+        "sub": grant.user.username,
+        "exp": rec.expires_at,
+        "iat": rec.issued_at,
+        "iss": gw.endpoints.issuer,
+    });
+    if kind == TokenKind::Access {
+        body["token_type"] = json!("Bearer");
+    }
+    Ok(Response::json(200, &body).no_store())
+}

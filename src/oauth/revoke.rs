@@ -1,0 +1,49 @@
+//! Token revocation (RFC 7009): an authenticated client revokes one of its own tokens; unknown,
+//! expired or already revoked tokens answer 200; another client's token is refused and stays.
+
+use super::client_auth;
+use super::error::{ErrorCode, OAuthError};
+use super::{OAuthRequest, fail, read_form};
+use crate::gateway::Gateway;
+use crate::response::Response;
+
+const ENDPOINT: &str = "revoke";
+
+/// Handles a revocation request.
+pub async fn handle(gw: &Gateway, req: &OAuthRequest<'_>) -> Response {
+    let resp = match run(gw, req).await {
+        Ok(r) => r,
+        Err(e) => fail(ENDPOINT, &e),
+    };
+    let outcome = if resp.status == 200 { "ok" } else { "error" };
+    gw.metrics
+        .oauth_requests
+        .with_label_values(&[ENDPOINT, outcome])
+        .inc();
+    resp
+}
+
+async fn run(gw: &Gateway, req: &OAuthRequest<'_>) -> Result<Response, OAuthError> {
+    let form = match read_form(req) {
+        Ok(f) => f,
+        Err(resp) => return Ok(*resp),
+    };
+    let creds = client_auth::credentials(req, &form)?;
+    let app = client_auth::authenticate(gw, creds).await?;
+    let token = form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
+    // RFC 7009 §2.1: an unknown or invalid token_type_hint is ignored; we look the token up by
+    // its own prefix anyway.
+    let unavailable = |e| OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again").detail(e);
+    let Some(record) = gw.tokens.peek(token).map_err(unavailable)? else {
+        return Ok(Response::empty(200).no_store());
+    };
+    if record.client_id != app.client_id {
+        let msg = "the token was not issued to this client";
+        return Err(OAuthError::new(ErrorCode::UnauthorizedClient, msg));
+    }
+    gw.tokens.revoke(token).await.map_err(unavailable)?;
+    tracing::info!(client_id = %app.client_id, kind = record.kind.hint(), "token revoked");
+    Ok(Response::empty(200).no_store())
+}

@@ -1,0 +1,49 @@
+//! The token endpoint (RFC 6749 §3.2): reads the form, authenticates the client, dispatches on
+//! `grant_type`.
+
+use super::client_auth::{self, Credentials};
+use super::error::{ErrorCode, OAuthError};
+use super::{OAuthRequest, fail, grants, read_form};
+use crate::gateway::Gateway;
+use crate::response::Response;
+
+const ENDPOINT: &str = "token";
+
+/// Handles a token request.
+pub async fn handle(gw: &Gateway, req: &OAuthRequest<'_>) -> Response {
+    let resp = match run(gw, req).await {
+        Ok(r) => r,
+        Err(e) => fail(ENDPOINT, &e),
+    };
+    let outcome = if resp.status == 200 { "ok" } else { "error" };
+    gw.metrics
+        .oauth_requests
+        .with_label_values(&[ENDPOINT, outcome])
+        .inc();
+    resp
+}
+
+async fn run(gw: &Gateway, req: &OAuthRequest<'_>) -> Result<Response, OAuthError> {
+    let form = match read_form(req) {
+        Ok(f) => f,
+        Err(resp) => return Ok(*resp),
+    };
+    let grant_type = form
+        .get("grant_type")
+        .ok_or_else(|| OAuthError::invalid_request("grant_type is missing"))?;
+    if !matches!(grant_type, "client_credentials") {
+        let msg = format!("grant_type {grant_type} is not supported");
+        return Err(OAuthError::new(ErrorCode::UnsupportedGrantType, msg));
+    }
+    if !gw.directory.registry().settings.oauth_enabled {
+        let msg = "OAuth2 access is disabled on this gateway";
+        return Err(OAuthError::new(ErrorCode::UnauthorizedClient, msg));
+    }
+    let creds = client_auth::credentials(req, &form)?;
+    if matches!(creds, Credentials::Public { .. }) {
+        let msg = "public clients cannot use client_credentials";
+        return Err(OAuthError::new(ErrorCode::UnauthorizedClient, msg).status(400));
+    }
+    let app = client_auth::authenticate(gw, creds).await?;
+    grants::client_credentials::grant(gw, &app, &form).await
+}

@@ -1,0 +1,155 @@
+//! The access decision for a protected request (RFC 6750): a live token, a user the app may act
+//! as, and a scope that allows the operation. Allowed requests get a typed [`Permit`].
+
+use pingora::http::RequestHeader;
+use serde_json::json;
+
+use super::bearer::{self, BearerError};
+use super::route::OpClass;
+use crate::access::{self, Grant};
+use crate::config::UpstreamAuth;
+use crate::gateway::Gateway;
+use crate::metrics::ProxyOutcome;
+use crate::response::Response;
+use crate::token::record::TokenKind;
+
+/// Permission to forward one request as one user.
+#[derive(Debug)]
+pub struct Permit {
+    /// App, user and effective scope.
+    pub grant: Grant,
+    /// The operation.
+    pub op: String,
+}
+
+/// A refused request: what the client is told and why (for the log).
+#[derive(Debug)]
+pub struct Refusal {
+    /// The response.
+    pub response: Response,
+    /// Metric outcome.
+    pub outcome: ProxyOutcome,
+    /// Reason for the access log.
+    pub reason: &'static str,
+    /// Client, when a token was recognised.
+    pub client_id: Option<String>,
+}
+
+fn bearer_error(status: u16, error: &str, description: &str, scope: Option<&str>) -> Response {
+    let mut challenge =
+        format!("Bearer realm=\"crmgate\", error=\"{error}\", error_description=\"{description}\"");
+    if let Some(scope) = scope {
+        challenge.push_str(&format!(", scope=\"{scope}\""));
+    }
+    let body = json!({ "error": error, "error_description": description });
+    Response::json(status, &body).header("WWW-Authenticate", challenge)
+}
+
+fn refuse(status: u16, error: &str, description: &str, reason: &'static str) -> Refusal {
+    let outcome = match status {
+        400 => ProxyOutcome::BadRequest,
+        401 => ProxyOutcome::Unauthorized,
+        403 => ProxyOutcome::Forbidden,
+        _ => ProxyOutcome::Error,
+    };
+    Refusal {
+        response: bearer_error(status, error, description, None),
+        outcome,
+        reason,
+        client_id: None,
+    }
+}
+
+/// A 400 for a protected path that is not written canonically.
+pub fn non_canonical() -> Refusal {
+    refuse(
+        400,
+        "invalid_request",
+        "the request path is not canonical",
+        "non-canonical path",
+    )
+}
+
+/// Decides whether `req` (a protected path naming `op`) may go upstream.
+pub fn authorize(gw: &Gateway, req: &RequestHeader, op: Option<String>) -> Result<Permit, Refusal> {
+    let auth = req.headers.get_all(http::header::AUTHORIZATION);
+    let token = match bearer::extract(auth.iter().map(|v| v.as_bytes()), req.uri.query()) {
+        Ok(t) => t,
+        Err(e @ BearerError::Missing) => {
+            return Err(refuse(401, "invalid_token", e.describe(), "no token"));
+        }
+        Err(e) => {
+            return Err(refuse(
+                400,
+                "invalid_request",
+                e.describe(),
+                "malformed token",
+            ));
+        }
+    };
+    let invalid = |reason| refuse(401, "invalid_token", "the access token is invalid", reason);
+    let record = match gw.tokens.lookup(token, TokenKind::Access) {
+        Ok(Some(r)) => r,
+        Ok(None) => return Err(invalid("unknown, expired or revoked token")),
+        Err(e) => {
+            tracing::error!(error = %e, "token store lookup failed");
+            let r = refuse(
+                503,
+                "temporarily_unavailable",
+                "try again later",
+                "store error",
+            );
+            return Err(r);
+        }
+    };
+    let grant = {
+        let reg = gw.directory.registry();
+        let users = gw.directory.users();
+        access::resolve(&record, &reg, &users)
+    };
+    let grant = grant.map_err(|d| Refusal {
+        client_id: Some(record.client_id.clone()),
+        ..invalid(d.as_str())
+    })?;
+    check_operation(gw, grant, op)
+}
+
+fn check_operation(gw: &Gateway, grant: Grant, op: Option<String>) -> Result<Permit, Refusal> {
+    let client_id = Some(grant.app.client_id.clone());
+    let class = op
+        .as_deref()
+        .map_or(OpClass::Deny, |o| gw.config.proxy.operations.classify(o));
+    let Some(access) = class.access() else {
+        let r = refuse(
+            403,
+            "insufficient_scope",
+            "this operation is not available",
+            "denied op",
+        );
+        return Err(Refusal { client_id, ..r });
+    };
+    if !grant.scope.allows(access) {
+        let needed = match access {
+            crate::token::scope::Access::Read => "rest.all.read",
+            crate::token::scope::Access::Write => "rest.all.write",
+        };
+        let desc = "the token's scope does not allow this operation";
+        let mut r = refuse(403, "insufficient_scope", desc, "scope");
+        r.response = bearer_error(403, "insufficient_scope", desc, Some(needed));
+        return Err(Refusal { client_id, ..r });
+    }
+    if gw.config.upstream.auth == UpstreamAuth::Basic && grant.user.crm_access_key.is_none() {
+        tracing::warn!(user = %grant.user.username, "user has no crm_access_key for upstream basic auth");
+        let body = json!({"error": "bad_gateway", "error_description": "the gateway cannot act as this user"});
+        return Err(Refusal {
+            response: Response::json(502, &body),
+            outcome: ProxyOutcome::Error,
+            reason: "no crm_access_key",
+            client_id,
+        });
+    }
+    Ok(Permit {
+        grant,
+        op: op.unwrap_or_default(),
+    })
+}

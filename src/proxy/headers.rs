@@ -1,0 +1,176 @@
+//! What the CRM receives: client headers that could carry an identity are removed in every
+//! spelling, then the gateway sets its own (`X-Crm-*`, `X-Forwarded-For`, `X-Request-Id`, and
+//! `Authorization` when acting as the user with Basic auth).
+
+use http::HeaderName;
+use pingora::http::RequestHeader;
+
+/// Headers the gateway sets towards the CRM.
+pub mod names {
+    /// The CRM user the call acts as.
+    pub const USER: &str = "X-Crm-User";
+    /// The OAuth client.
+    pub const CLIENT_ID: &str = "X-Crm-Client-Id";
+    /// The effective scope.
+    pub const SCOPE: &str = "X-Crm-Scope";
+    /// Unix seconds of the signature.
+    pub const TIMESTAMP: &str = "X-Crm-Gateway-Timestamp";
+    /// HMAC-SHA256 signature.
+    pub const SIGNATURE: &str = "X-Crm-Gateway-Signature";
+    /// Request id.
+    pub const REQUEST_ID: &str = "X-Request-Id";
+    /// Client address chain.
+    pub const FORWARDED_FOR: &str = "X-Forwarded-For";
+}
+
+/// How a header name reads once case and `_`/`-` differences are ignored, as CGI and PHP do.
+fn folded(name: &str) -> String {
+    name.bytes()
+        .map(|b| {
+            if b == b'_' {
+                '-'
+            } else {
+                b.to_ascii_lowercase() as char
+            }
+        })
+        .collect()
+}
+
+/// Headers that carry an identity or a client address: never forwarded as the client sent them.
+fn is_identity(folded: &str) -> bool {
+    folded.starts_with("x-crm-")
+        || matches!(folded, "client-ip" | "x-request-id" | "proxy-authorization")
+}
+
+/// Address headers kept (and extended) only when the peer is a trusted proxy.
+fn is_forwarding(folded: &str) -> bool {
+    matches!(folded, "x-forwarded-for" | "forwarded" | "x-real-ip")
+}
+
+/// Method override headers: refused on protected paths, since the operation is decided by path.
+fn is_method_override(folded: &str) -> bool {
+    matches!(
+        folded,
+        "x-http-method-override" | "x-http-method" | "x-method-override"
+    )
+}
+
+/// Removes every client header that could impersonate a user or spoof an address, plus the
+/// headers a `Connection` header names (hop-by-hop, RFC 9110 §7.6.1). On protected paths the
+/// client's `Authorization` and method override headers go too.
+pub fn strip(req: &mut RequestHeader, protected: bool, trusted_peer: bool) {
+    let mut doomed: Vec<HeaderName> = Vec::new();
+    for value in req.headers.get_all(http::header::CONNECTION) {
+        for token in value.to_str().unwrap_or_default().split(',') {
+            let token = token.trim().to_ascii_lowercase();
+            if !matches!(token.as_str(), "" | "keep-alive" | "close" | "upgrade") {
+                if let Ok(name) = HeaderName::from_bytes(token.as_bytes()) {
+                    doomed.push(name);
+                }
+            }
+        }
+    }
+    for name in req.headers.keys() {
+        let f = folded(name.as_str());
+        let drop = is_identity(&f)
+            || (is_forwarding(&f) && (!trusted_peer || f != name.as_str()))
+            || (protected && (f == "authorization" || is_method_override(&f)))
+            || f == "proxy-connection";
+        if drop {
+            doomed.push(name.clone());
+        }
+    }
+    for name in doomed {
+        while req.remove_header(&name).is_some() {}
+    }
+}
+
+/// Sets `X-Forwarded-For`: the trusted chain extended by `peer`, or just `peer`.
+pub fn set_forwarded_for(req: &mut RequestHeader, peer: Option<&str>, trusted_peer: bool) {
+    let mut chain: Vec<String> = Vec::new();
+    if trusted_peer {
+        for v in req.headers.get_all(names::FORWARDED_FOR) {
+            if let Ok(s) = v.to_str() {
+                chain.extend(
+                    s.split(',')
+                        .map(|p| p.trim().to_string())
+                        .filter(|p| !p.is_empty()),
+                );
+            }
+        }
+    }
+    chain.extend(peer.map(str::to_string));
+    while req.remove_header(names::FORWARDED_FOR).is_some() {}
+    if !chain.is_empty() {
+        let _ = req.insert_header(names::FORWARDED_FOR, chain.join(", "));
+    }
+}
+
+/// Sets one header, replacing any value; values that are not valid header text are skipped.
+pub fn set(req: &mut RequestHeader, name: &'static str, value: &str) {
+    let _ = req.insert_header(name, value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(headers: &[(&str, &str)]) -> RequestHeader {
+        let mut r = RequestHeader::build("POST", b"/restapi/v1/vtews/query", None).unwrap();
+        for (n, v) in headers {
+            r.append_header(n.to_string(), *v).unwrap();
+        }
+        r
+    }
+
+    #[test]
+    fn identity_headers_go_in_every_spelling() {
+        let mut r = request(&[
+            ("X-Crm-User", "admin"),
+            ("x-crm-user", "admin"),
+            ("X-CRM-Scope", "rest.all"),
+            ("X_Crm_User", "admin"),
+            ("x_crm_client_id", "x"),
+            ("Client-IP", "1.2.3.4"),
+            ("client_ip", "1.2.3.4"),
+            ("X-Forwarded-For", "1.2.3.4"),
+            ("X_Forwarded_For", "1.2.3.4"),
+            ("Forwarded", "for=1.2.3.4"),
+            ("Authorization", "Bearer t"),
+            ("X-HTTP-Method-Override", "DELETE"),
+            ("Connection", "keep-alive, X-Secret-Hop"),
+            ("X-Secret-Hop", "1"),
+            ("Accept", "application/json"),
+        ]);
+        strip(&mut r, true, false);
+        let mut left: Vec<&str> = r.headers.keys().map(|k| k.as_str()).collect();
+        left.sort_unstable();
+        assert_eq!(left, vec!["accept", "connection"]);
+    }
+
+    #[test]
+    fn trusted_proxies_keep_their_chain() {
+        let mut r = request(&[
+            ("X-Forwarded-For", "10.0.0.1, 10.0.0.2"),
+            ("X_Forwarded_For", "6.6.6.6"),
+        ]);
+        strip(&mut r, false, true);
+        set_forwarded_for(&mut r, Some("127.0.0.1"), true);
+        assert_eq!(
+            r.headers.get("x-forwarded-for").unwrap(),
+            "10.0.0.1, 10.0.0.2, 127.0.0.1"
+        );
+        let mut r = request(&[("X-Forwarded-For", "10.0.0.1")]);
+        strip(&mut r, false, false);
+        set_forwarded_for(&mut r, Some("127.0.0.1"), false);
+        assert_eq!(r.headers.get("x-forwarded-for").unwrap(), "127.0.0.1");
+    }
+
+    #[test]
+    fn unprotected_paths_keep_authorization() {
+        let mut r = request(&[("Authorization", "Basic abc"), ("X-Crm-User", "x")]);
+        strip(&mut r, false, false);
+        assert!(r.headers.get("authorization").is_some());
+        assert!(r.headers.get("x-crm-user").is_none());
+    }
+}

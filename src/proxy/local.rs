@@ -1,0 +1,175 @@
+//! Requests the gateway answers itself: the OAuth endpoints, metadata, health and metrics. Paths
+//! under `/oauth2/` and `/gateway/` belong to the gateway in any spelling and never reach the CRM.
+
+use bytes::{Bytes, BytesMut};
+use pingora::proxy::Session;
+use serde_json::json;
+
+use super::route::loosely_normalise;
+use crate::gateway::{Gateway, paths};
+use crate::oauth::error::OAuthError;
+use crate::oauth::{self, OAuthRequest};
+use crate::response::Response;
+
+/// A gateway-owned endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Local {
+    /// Token endpoint.
+    Token,
+    /// Revocation endpoint.
+    Revoke,
+    /// Introspection endpoint.
+    Introspect,
+    /// RFC 8414 metadata.
+    Metadata,
+    /// Liveness.
+    Healthz,
+    /// Prometheus text.
+    Metrics,
+    /// Under a gateway prefix but nothing here.
+    NotFound,
+}
+
+impl Local {
+    /// The name used in logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Local::Token => "token",
+            Local::Revoke => "revoke",
+            Local::Introspect => "introspect",
+            Local::Metadata => "metadata",
+            Local::Healthz => "healthz",
+            Local::Metrics => "metrics",
+            Local::NotFound => "not_found",
+        }
+    }
+}
+
+/// The local endpoint for `path`, if the gateway owns it.
+pub fn route(path: &str) -> Option<Local> {
+    let exact = match path {
+        paths::TOKEN => Some(Local::Token),
+        paths::REVOKE => Some(Local::Revoke),
+        paths::INTROSPECT => Some(Local::Introspect),
+        paths::METADATA => Some(Local::Metadata),
+        paths::HEALTHZ => Some(Local::Healthz),
+        paths::METRICS => Some(Local::Metrics),
+        _ => None,
+    };
+    if exact.is_some() {
+        return exact;
+    }
+    let loose = loosely_normalise(path);
+    let owned = loose.starts_with("/oauth2/")
+        || loose.starts_with("/gateway/")
+        || loose.starts_with(paths::METADATA);
+    owned.then_some(Local::NotFound)
+}
+
+/// Answers a local endpoint.
+pub async fn serve(gw: &Gateway, session: &mut Session, local: Local) -> Response {
+    match local {
+        Local::Token | Local::Revoke | Local::Introspect => post(gw, session, local).await,
+        Local::Metadata if is_get(session) => oauth::metadata::handle(gw),
+        Local::Healthz if is_get(session) => Response::json(200, &json!({"status": "ok"})),
+        Local::Metrics if is_get(session) => Response::bytes(
+            200,
+            "text/plain; version=0.0.4",
+            Bytes::from(gw.metrics.render()),
+        ),
+        Local::NotFound => Response::json(404, &json!({"error": "not_found"})),
+        _ => Response::json(405, &json!({"error": "method_not_allowed"})).header("Allow", "GET"),
+    }
+}
+
+fn is_get(session: &Session) -> bool {
+    matches!(session.req_header().method.as_str(), "GET" | "HEAD")
+}
+
+async fn post(gw: &Gateway, session: &mut Session, local: Local) -> Response {
+    let body = match read_body(session, gw.config.limits.oauth_body_bytes).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let req = session.req_header();
+    let authorization: Vec<&[u8]> = req
+        .headers
+        .get_all(http::header::AUTHORIZATION)
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    let oauth_req = OAuthRequest {
+        method: req.method.as_str(),
+        query: req.uri.query(),
+        authorization: &authorization,
+        content_type: req
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .map(|v| v.as_bytes()),
+        body: &body,
+    };
+    match local {
+        Local::Token => oauth::token::handle(gw, &oauth_req).await,
+        Local::Revoke => oauth::revoke::handle(gw, &oauth_req).await,
+        _ => oauth::introspect::handle(gw, &oauth_req).await,
+    }
+}
+
+/// Reads the whole body, refusing with 413 as soon as it is known to exceed `limit`.
+async fn read_body(session: &mut Session, limit: usize) -> Result<Bytes, Response> {
+    let too_large = || {
+        let msg = format!("the request body exceeds {limit} bytes");
+        OAuthError::invalid_request(msg).status(413).to_response()
+    };
+    let declared = session
+        .req_header()
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let expects_continue = session
+        .req_header()
+        .headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if expects_continue {
+        let _ = session.write_continue_response().await;
+    }
+    let mut body = BytesMut::new();
+    loop {
+        match session.read_request_body().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body.freeze()),
+            Err(_) => {
+                let e = OAuthError::invalid_request("the request body could not be read");
+                return Err(e.to_response());
+            }
+        }
+    }
+}
+
+/// Writes a response the gateway computed.
+pub async fn write(session: &mut Session, resp: Response) -> pingora::Result<()> {
+    let mut header =
+        pingora::http::ResponseHeader::build(resp.status, Some(resp.headers.len() + 1))?;
+    for (name, value) in resp.headers {
+        header.append_header(name, value)?;
+    }
+    header.insert_header(http::header::CONTENT_LENGTH, resp.body.len().to_string())?;
+    let head_only = session.req_header().method == http::Method::HEAD || resp.body.is_empty();
+    session
+        .write_response_header(Box::new(header), head_only)
+        .await?;
+    if !head_only {
+        session.write_response_body(Some(resp.body), true).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,267 @@
+//! The pingora proxy: decides in `request_filter` (local endpoint, pass-through, or a typed
+//! permit), rewrites headers in `upstream_request_filter` (strip first, then set), and writes one
+//! access log line per call in `logging`.
+
+pub mod authorize;
+pub mod bearer;
+pub mod headers;
+pub mod local;
+pub mod route;
+pub mod sign;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use ipnet::IpNet;
+use pingora::http::RequestHeader;
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use serde_json::json;
+
+use crate::config::UpstreamAuth;
+use crate::gateway::Gateway;
+use crate::metrics::ProxyOutcome;
+use crate::response::Response;
+use authorize::Permit;
+use headers::names;
+use local::Local;
+use route::Route;
+
+/// What `request_filter` decided.
+#[derive(Debug, Default)]
+pub enum Decision {
+    /// Not decided yet.
+    #[default]
+    Pending,
+    /// Answered by the gateway itself.
+    Local(Local),
+    /// Not protected: forwarded without identity.
+    Passthrough,
+    /// Protected and allowed.
+    Allowed(Box<Permit>),
+    /// Refused with a response.
+    Refused {
+        /// Why.
+        reason: &'static str,
+        /// Client, if known.
+        client_id: Option<String>,
+    },
+}
+
+/// Per-request state.
+pub struct Ctx {
+    start: Instant,
+    request_id: String,
+    peer: Option<IpAddr>,
+    decision: Decision,
+    outcome: ProxyOutcome,
+}
+
+/// The proxy service.
+pub struct GatewayProxy {
+    gw: Arc<Gateway>,
+    peer: HttpPeer,
+    trusted: Vec<IpNet>,
+    boot: u64,
+    counter: AtomicU64,
+}
+
+impl GatewayProxy {
+    /// A proxy forwarding to `peer`.
+    pub fn new(gw: Arc<Gateway>, peer: HttpPeer) -> Self {
+        let trusted = gw.config.server.trusted_proxies.clone();
+        Self {
+            gw,
+            peer,
+            trusted,
+            boot: rand::random::<u64>(),
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    fn is_trusted(&self, peer: Option<IpAddr>) -> bool {
+        peer.is_some_and(|ip| self.trusted.iter().any(|net| net.contains(&ip)))
+    }
+
+    async fn respond(&self, session: &mut Session, resp: Response) -> Result<bool> {
+        local::write(session, resp).await?;
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for GatewayProxy {
+    type CTX = Ctx;
+
+    fn new_ctx(&self) -> Ctx {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        Ctx {
+            start: Instant::now(),
+            request_id: format!("{:016x}{n:08x}", self.boot),
+            peer: None,
+            decision: Decision::Pending,
+            outcome: ProxyOutcome::Passthrough,
+        }
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
+        ctx.peer = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
+        let path = session.req_header().uri.path().to_string();
+        if let Some(endpoint) = local::route(&path) {
+            ctx.decision = Decision::Local(endpoint);
+            let resp = local::serve(&self.gw, session, endpoint).await;
+            return self.respond(session, resp).await;
+        }
+        let prefix = &self.gw.config.proxy.protected_prefix;
+        let decided = match route::route(&path, prefix) {
+            Route::Unprotected => {
+                ctx.decision = Decision::Passthrough;
+                return Ok(false);
+            }
+            Route::NonCanonical => Err(authorize::non_canonical()),
+            Route::Protected { op } => authorize::authorize(&self.gw, session.req_header(), op),
+        };
+        match decided {
+            Ok(permit) => {
+                ctx.outcome = ProxyOutcome::Allowed;
+                ctx.decision = Decision::Allowed(Box::new(permit));
+                Ok(false)
+            }
+            Err(refusal) => {
+                ctx.outcome = refusal.outcome;
+                ctx.decision = Decision::Refused {
+                    reason: refusal.reason,
+                    client_id: refusal.client_id,
+                };
+                self.respond(session, refusal.response).await
+            }
+        }
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
+        Ok(Box::new(self.peer.clone()))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        req: &mut RequestHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        let trusted = self.is_trusted(ctx.peer);
+        let permit = match &ctx.decision {
+            Decision::Allowed(p) => Some(p.as_ref()),
+            _ => None,
+        };
+        headers::strip(req, permit.is_some(), trusted);
+        let peer = ctx.peer.map(|ip| ip.to_string());
+        headers::set_forwarded_for(req, peer.as_deref(), trusted);
+        headers::set(req, names::REQUEST_ID, &ctx.request_id);
+        let (user, client_id, scope) = match permit {
+            Some(p) => (
+                p.grant.user.username.as_str(),
+                p.grant.app.client_id.as_str(),
+                p.grant.scope.as_str(),
+            ),
+            None => ("", "", ""),
+        };
+        if let Some(p) = permit {
+            headers::set(req, names::USER, user);
+            headers::set(req, names::CLIENT_ID, client_id);
+            headers::set(req, names::SCOPE, scope);
+            let key = p.grant.user.crm_access_key.as_deref();
+            if let (UpstreamAuth::Basic, Some(key)) = (self.gw.config.upstream.auth, key) {
+                let basic = STANDARD.encode(format!("{user}:{key}"));
+                headers::set(req, "Authorization", &format!("Basic {basic}"));
+            }
+        }
+        if let Some(secret) = &self.gw.config.upstream.signing_secret {
+            let timestamp = self.gw.clock.now();
+            let path_and_query = req
+                .uri
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_string();
+            let fields = sign::Signed {
+                timestamp,
+                method: req.method.as_str(),
+                path_and_query: &path_and_query,
+                user,
+                client_id,
+                scope,
+            };
+            let signature = sign::signature(secret, &fields);
+            headers::set(req, names::TIMESTAMP, &timestamp.to_string());
+            headers::set(req, names::SIGNATURE, &signature);
+        }
+        Ok(())
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Ctx) -> FailToProxy {
+        ctx.outcome = ProxyOutcome::Error;
+        let timeout = matches!(
+            e.etype(),
+            ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout
+        );
+        let (code, error) = match e.esource() {
+            ErrorSource::Upstream if timeout => (504, "gateway_timeout"),
+            ErrorSource::Upstream => (502, "bad_gateway"),
+            ErrorSource::Downstream => (400, "bad_request"),
+            _ => (502, "bad_gateway"),
+        };
+        let body = json!({"error": error, "error_description": "the CRM could not be reached"});
+        let _ = local::write(session, Response::json(code, &body)).await;
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+
+    fn request_summary(&self, session: &Session, _ctx: &Ctx) -> String {
+        let req = session.req_header();
+        format!("{} {}", req.method, req.uri.path())
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut Ctx) {
+        if matches!(ctx.decision, Decision::Local(_)) {
+            return;
+        }
+        self.gw.metrics.proxied(ctx.outcome);
+        if !self.gw.config.logging.access_log {
+            return;
+        }
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let (client_id, user, op, decision) = match &ctx.decision {
+            Decision::Allowed(p) => (
+                p.grant.app.client_id.as_str(),
+                p.grant.user.username.as_str(),
+                p.op.as_str(),
+                "allowed",
+            ),
+            Decision::Refused { reason, client_id } => {
+                (client_id.as_deref().unwrap_or(""), "", "", *reason)
+            }
+            _ => ("", "", "", "passthrough"),
+        };
+        tracing::info!(
+            target: "crmgate::access",
+            request_id = %ctx.request_id,
+            method = %session.req_header().method,
+            path = session.req_header().uri.path(),
+            client_id,
+            user,
+            op,
+            decision,
+            status,
+            latency_us = ctx.start.elapsed().as_micros() as u64,
+        );
+    }
+}

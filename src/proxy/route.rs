@@ -1,0 +1,285 @@
+//! Which requests are protected and which CRM operation they call: path canonicalisation and the
+//! operation table (read / write / always denied) from the contract.
+
+use std::collections::HashMap;
+
+use crate::token::scope::Access;
+
+/// What the gateway does with an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpClass {
+    /// Needs a scope with [`Access::Read`].
+    Read,
+    /// Needs a scope with [`Access::Write`].
+    Write,
+    /// Never forwarded, whatever the scope.
+    Deny,
+}
+
+impl OpClass {
+    /// The access an allowed operation needs; `None` for denied ones.
+    pub fn access(self) -> Option<Access> {
+        match self {
+            OpClass::Read => Some(Access::Read),
+            OpClass::Write => Some(Access::Write),
+            OpClass::Deny => None,
+        }
+    }
+
+    /// Parses `read`, `write` or `deny`.
+    pub fn parse(s: &str) -> Option<OpClass> {
+        match s {
+            "read" => Some(OpClass::Read),
+            "write" => Some(OpClass::Write),
+            "deny" => Some(OpClass::Deny),
+            _ => None,
+        }
+    }
+}
+
+const READ_OPS: &[&str] = &[
+    "query",
+    "retrieve",
+    "retrieveinventory",
+    "describe",
+    "describeall",
+    "listtypes",
+    "getmenulist",
+    "getlabels",
+    "getlangs",
+    "dynaformdescribe",
+];
+const WRITE_OPS: &[&str] = &[
+    "create",
+    "update",
+    "revise",
+    "delete",
+    "relate",
+    "convertlead",
+];
+const DENIED_OPS: &[&str] = &["loginpwd", "processhandler"];
+
+/// Operation name → class. Names are lower case; unknown operations are denied.
+#[derive(Debug, Clone)]
+pub struct OperationTable {
+    ops: HashMap<String, OpClass>,
+}
+
+impl Default for OperationTable {
+    fn default() -> Self {
+        let mut ops = HashMap::new();
+        for (list, class) in [
+            (READ_OPS, OpClass::Read),
+            (WRITE_OPS, OpClass::Write),
+            (DENIED_OPS, OpClass::Deny),
+        ] {
+            for op in list {
+                ops.insert((*op).to_string(), class);
+            }
+        }
+        Self { ops }
+    }
+}
+
+impl OperationTable {
+    /// The default table with `overrides` applied on top.
+    pub fn with_overrides<'a>(overrides: impl IntoIterator<Item = (&'a str, OpClass)>) -> Self {
+        let mut table = Self::default();
+        for (op, class) in overrides {
+            table.ops.insert(op.to_ascii_lowercase(), class);
+        }
+        table
+    }
+
+    /// The class of `op` (already lower case). `*extra` operations are reads unless listed.
+    pub fn classify(&self, op: &str) -> OpClass {
+        if let Some(class) = self.ops.get(op) {
+            return *class;
+        }
+        if op.len() > "extra".len() && op.ends_with("extra") {
+            return OpClass::Read;
+        }
+        OpClass::Deny
+    }
+}
+
+/// Where a request goes, decided from its path alone.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Not under the protected prefix in any spelling: passed through.
+    Unprotected,
+    /// Under the protected prefix; `op` is the lower-case vtews operation, when the path names one.
+    Protected { op: Option<String> },
+    /// Protected in some spelling, but not written canonically: refused, so that the CRM can
+    /// never read a different operation than the one the gateway checked.
+    NonCanonical,
+}
+
+/// Routes `path` (without query) against `prefix` (e.g. `/restapi/`, starting and ending in `/`).
+pub fn route(path: &str, prefix: &str) -> Route {
+    let loose = loosely_normalise(path);
+    let bare = prefix.trim_end_matches('/');
+    let lower_prefix = prefix.to_ascii_lowercase();
+    let lower_bare = bare.to_ascii_lowercase();
+    if !(loose.starts_with(&lower_prefix) || loose == lower_bare) {
+        return Route::Unprotected;
+    }
+    if !is_canonical(path) || !(path.starts_with(prefix) || path == bare) {
+        return Route::NonCanonical;
+    }
+    Route::Protected {
+        op: operation(&path[bare.len()..]),
+    }
+}
+
+/// The vtews operation of the part after the prefix: `v1/vtews/op` or `v1/index.php/vtews/op`,
+/// with an optional trailing `/` and `.json` / `.xml` suffix.
+fn operation(rest: &str) -> Option<String> {
+    let rest = rest.strip_prefix('/').unwrap_or(rest);
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let segments: Vec<&str> = rest.split('/').collect();
+    let op = match segments.as_slice() {
+        [version, "vtews", op] | [version, "index.php", "vtews", op] if is_version(version) => *op,
+        _ => return None,
+    };
+    let op = op
+        .strip_suffix(".json")
+        .or_else(|| op.strip_suffix(".xml"))
+        .unwrap_or(op);
+    (!op.is_empty()).then(|| op.to_ascii_lowercase())
+}
+
+fn is_version(s: &str) -> bool {
+    s.len() > 1 && s.starts_with('v') && s[1..].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A protected path must be plain: unreserved characters and single slashes only, no dot
+/// segments, no percent-encoding, no `;` parameters.
+fn is_canonical(path: &str) -> bool {
+    let plain = path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'.' | b'_' | b'~'));
+    plain
+        && path.starts_with('/')
+        && !path.contains("//")
+        && path.split('/').all(|seg| seg != "." && seg != "..")
+}
+
+/// The most lenient reading any web server might make of `path`: percent-decoded, lower case,
+/// backslashes as slashes, `;` parameters dropped, repeated slashes and dot segments resolved.
+pub fn loosely_normalise(path: &str) -> String {
+    let decoded = percent_decode(path).to_ascii_lowercase().replace('\\', "/");
+    let mut out: Vec<&str> = Vec::new();
+    for seg in decoded.split('/') {
+        let seg = seg.split(';').next().unwrap_or("");
+        match seg {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            s => out.push(s),
+        }
+    }
+    let mut s = String::with_capacity(decoded.len() + 1);
+    for seg in &out {
+        s.push('/');
+        s.push_str(seg);
+    }
+    if decoded.ends_with('/') || out.is_empty() {
+        s.push('/');
+    }
+    s
+}
+
+/// Decodes `%XX` escapes repeatedly (so double encoding is seen through); invalid escapes stay.
+fn percent_decode(path: &str) -> String {
+    let mut current = path.to_string();
+    for _ in 0..3 {
+        let decoded = percent_encoding::percent_decode_str(&current)
+            .decode_utf8_lossy()
+            .into_owned();
+        if decoded == current {
+            break;
+        }
+        current = decoded;
+    }
+    current
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(path: &str) -> Route {
+        route(path, "/restapi/")
+    }
+
+    fn protected(o: &str) -> Route {
+        Route::Protected {
+            op: Some(o.to_string()),
+        }
+    }
+
+    #[test]
+    fn canonical_variants_name_the_same_operation() {
+        for p in [
+            "/restapi/v1/vtews/query",
+            "/restapi/v1/vtews/query/",
+            "/restapi/v1/vtews/query.json",
+            "/restapi/v1/vtews/query.xml",
+            "/restapi/v1/index.php/vtews/query",
+            "/restapi/v1/vtews/QUERY",
+        ] {
+            assert_eq!(op(p), protected("query"), "{p}");
+        }
+    }
+
+    #[test]
+    fn unknown_shapes_have_no_operation() {
+        assert_eq!(op("/restapi/v1/other/query"), Route::Protected { op: None });
+        assert_eq!(op("/restapi/"), Route::Protected { op: None });
+        assert_eq!(op("/restapi"), Route::Protected { op: None });
+    }
+
+    #[test]
+    fn tricks_are_refused_not_passed_through() {
+        for p in [
+            "/restapi/v1/vtews/%71uery",
+            "/%72estapi/v1/vtews/create",
+            "/RESTAPI/v1/vtews/create",
+            "//restapi/v1/vtews/create",
+            "/x/../restapi/v1/vtews/create",
+            "/restapi/v1/vtews/query/../create",
+            "/restapi/v1/vtews/query;x=1",
+            "/restapi;x/v1/vtews/create",
+            "/restapi%2Fv1/vtews/create",
+            "/%252Frestapi/v1/vtews/create",
+            "/./restapi/v1/vtews/create",
+            "/restapi\\v1",
+        ] {
+            assert_eq!(op(p), Route::NonCanonical, "{p}");
+        }
+    }
+
+    #[test]
+    fn other_paths_pass_through() {
+        for p in ["/", "/index.php", "/restapix/v1", "/modules/x", "/rest/api"] {
+            assert_eq!(op(p), Route::Unprotected, "{p}");
+        }
+    }
+
+    #[test]
+    fn classification_follows_the_contract() {
+        let t = OperationTable::default();
+        assert_eq!(t.classify("query"), OpClass::Read);
+        assert_eq!(t.classify("getrelatedextra"), OpClass::Read);
+        assert_eq!(t.classify("create"), OpClass::Write);
+        assert_eq!(t.classify("loginpwd"), OpClass::Deny);
+        assert_eq!(t.classify("processhandler"), OpClass::Deny);
+        assert_eq!(t.classify("extra"), OpClass::Deny);
+        assert_eq!(t.classify("sync"), OpClass::Deny);
+        let t = OperationTable::with_overrides([("Sync", OpClass::Read), ("query", OpClass::Deny)]);
+        assert_eq!(t.classify("sync"), OpClass::Read);
+        assert_eq!(t.classify("query"), OpClass::Deny);
+    }
+}

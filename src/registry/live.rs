@@ -1,0 +1,153 @@
+//! The live registry and user directory: read lock-free on every request, replaced atomically
+//! when `apps.toml` or `users.toml` change on disk; an invalid edit is logged and not applied.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::{ArcSwap, Guard};
+use sha2::{Digest as _, Sha256};
+
+use super::Registry;
+use crate::config::Problems;
+use crate::keys::KeyedHash;
+use crate::metrics::Metrics;
+use crate::users::{self, Users};
+
+type Fingerprint = Option<[u8; 32]>;
+
+fn fingerprint(path: &Path) -> Fingerprint {
+    std::fs::read(path).ok().map(|b| Sha256::digest(&b).into())
+}
+
+/// What a reload attempt did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Reload {
+    /// A new users directory was applied.
+    pub users_applied: bool,
+    /// A new registry was applied.
+    pub apps_applied: bool,
+    /// Problems that kept a changed file from being applied.
+    pub refused: Option<Problems>,
+}
+
+/// Apps and users as the gateway currently sees them.
+pub struct Directory {
+    registry: ArcSwap<Registry>,
+    users: ArcSwap<Users>,
+    apps_path: PathBuf,
+    users_path: PathBuf,
+    hasher: KeyedHash,
+    seen: Mutex<(Fingerprint, Fingerprint)>,
+}
+
+impl Directory {
+    /// Loads both files; any problem stops start-up.
+    pub fn load(apps_path: &Path, users_path: &Path, hasher: KeyedHash) -> Result<Self, Problems> {
+        let seen = (fingerprint(apps_path), fingerprint(users_path));
+        let users = users::load(users_path);
+        let registry = match &users {
+            Ok(u) => super::load(apps_path, &hasher, u),
+            Err(_) => super::load(apps_path, &hasher, &Users::default()),
+        };
+        let (users, registry) = match (users, registry) {
+            (Ok(u), Ok(r)) => (u, r),
+            (u, r) => {
+                let mut p = Problems::default();
+                p.extend(u.err().unwrap_or_default());
+                p.extend(r.err().unwrap_or_default());
+                return Err(p);
+            }
+        };
+        Ok(Self {
+            registry: ArcSwap::from_pointee(registry),
+            users: ArcSwap::from_pointee(users),
+            apps_path: apps_path.to_path_buf(),
+            users_path: users_path.to_path_buf(),
+            hasher,
+            seen: Mutex::new(seen),
+        })
+    }
+
+    /// The current registry (cheap; hold it for one request).
+    pub fn registry(&self) -> Guard<Arc<Registry>> {
+        self.registry.load()
+    }
+
+    /// The current registry as an owned pointer, for use across `.await`.
+    pub fn registry_full(&self) -> Arc<Registry> {
+        self.registry.load_full()
+    }
+
+    /// The current users as an owned pointer.
+    pub fn users_full(&self) -> Arc<Users> {
+        self.users.load_full()
+    }
+
+    /// The current users.
+    pub fn users(&self) -> Guard<Arc<Users>> {
+        self.users.load()
+    }
+
+    /// Path of `apps.toml`.
+    pub fn apps_path(&self) -> &Path {
+        &self.apps_path
+    }
+
+    /// Re-reads whichever file changed since the last look, and applies it if it is valid.
+    pub fn reload_if_changed(&self) -> Reload {
+        let Ok(mut seen) = self.seen.lock() else {
+            return Reload::default();
+        };
+        let now = (fingerprint(&self.apps_path), fingerprint(&self.users_path));
+        if now == *seen {
+            return Reload::default();
+        }
+        let users_changed = now.1 != seen.1;
+        *seen = now;
+        let mut out = Reload::default();
+        let mut problems = Problems::default();
+        if users_changed {
+            match users::load(&self.users_path) {
+                Ok(u) => {
+                    self.users.store(Arc::new(u));
+                    out.users_applied = true;
+                }
+                Err(p) => problems.extend(p),
+            }
+        }
+        match super::load(&self.apps_path, &self.hasher, &self.users.load()) {
+            Ok(r) => {
+                self.registry.store(Arc::new(r));
+                out.apps_applied = true;
+            }
+            Err(p) => problems.extend(p),
+        }
+        out.refused = (!problems.is_empty()).then_some(problems);
+        out
+    }
+
+    /// Reloads and reports the outcome in the log and the metrics.
+    pub fn reload_and_log(&self, metrics: &Metrics) {
+        let r = self.reload_if_changed();
+        if r.users_applied {
+            tracing::info!(file = %self.users_path.display(), "users reloaded");
+            metrics
+                .reloads
+                .with_label_values(&["users", "applied"])
+                .inc();
+        }
+        if r.apps_applied {
+            tracing::info!(file = %self.apps_path.display(), "applications reloaded");
+            metrics
+                .reloads
+                .with_label_values(&["apps", "applied"])
+                .inc();
+        }
+        if let Some(p) = r.refused {
+            for problem in &p.0 {
+                tracing::warn!(%problem, "configuration edit not applied; the last good one stays");
+            }
+            metrics.reloads.with_label_values(&["any", "refused"]).inc();
+        }
+    }
+}

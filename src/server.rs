@@ -1,0 +1,202 @@
+//! Start-up: opens the store and key material, loads apps and users, and assembles the pingora
+//! server with its services (the proxy, the file watcher, the purge sweeper).
+
+use std::net::ToSocketAddrs;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use pingora::prelude::*;
+use pingora::server::configuration::ServerConf;
+use pingora::server::{RunArgs, ShutdownSignal, ShutdownSignalWatch, ShutdownWatch};
+use pingora::services::background::{BackgroundService, background_service};
+use tokio::sync::watch;
+
+use crate::clock::SharedClock;
+use crate::config::{Config, Problems};
+use crate::gateway::Gateway;
+use crate::keys::KeyRing;
+use crate::metrics::Metrics;
+use crate::proxy::GatewayProxy;
+use crate::registry::live::Directory;
+use crate::store::sled_store::SledStore;
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Configuration, apps or users are invalid.
+    #[error("{0}")]
+    Config(#[from] Problems),
+    /// Anything else, with a message for the operator.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A built server, ready to run, and the state it serves.
+pub struct Built {
+    server: Server,
+    /// The shared state (tests inspect it; `run` flushes its store at exit).
+    pub gateway: Arc<Gateway>,
+    store: Arc<SledStore>,
+}
+
+/// Assembles the gateway for `config`, using `clock` for every expiry decision.
+pub fn build(config: Config, clock: SharedClock) -> Result<Built, StartError> {
+    let config = Arc::new(config);
+    let data_dir = &config.server.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| StartError::Other(format!("cannot create {}: {e}", data_dir.display())))?;
+    let keys = KeyRing::load_or_create(data_dir).map_err(|e| StartError::Other(e.to_string()))?;
+    let directory = Directory::load(
+        &config.registry_file,
+        &config.users_file,
+        keys.secrets.clone(),
+    )?;
+    let store = Arc::new(
+        SledStore::open(&data_dir.join("store")).map_err(|e| StartError::Other(e.to_string()))?,
+    );
+    let metrics = Arc::new(Metrics::new().map_err(|e| StartError::Other(e.to_string()))?);
+    let gw = Arc::new(Gateway::new(
+        config.clone(),
+        directory,
+        store.clone(),
+        keys,
+        clock,
+        metrics,
+    ));
+    let peer = upstream_peer(&config)?;
+    let mut server = Server::new_with_opt_and_conf(None, server_conf(&config));
+    server.bootstrap();
+    let mut proxy = pingora::proxy::http_proxy_service(
+        &server.configuration,
+        GatewayProxy::new(gw.clone(), peer),
+    );
+    let listen = config.server.listen.to_string();
+    match &config.server.tls {
+        None => proxy.add_tcp(&listen),
+        Some((cert, key)) => proxy
+            .add_tls(&listen, &cert.to_string_lossy(), &key.to_string_lossy())
+            .map_err(|e| StartError::Other(format!("TLS listener: {e}")))?,
+    }
+    server.add_service(proxy);
+    server.add_service(background_service("reloader", Reloader(gw.clone())));
+    server.add_service(background_service("sweeper", Sweeper(gw.clone())));
+    Ok(Built {
+        server,
+        gateway: gw,
+        store,
+    })
+}
+
+impl Built {
+    /// Serves until `shutdown` fires, then flushes the store.
+    pub fn run(self, shutdown: Box<dyn ShutdownSignalWatch>) {
+        self.server.run(RunArgs {
+            shutdown_signal: shutdown,
+        });
+        if let Err(e) = self.store.flush_now() {
+            tracing::error!(error = %e, "final flush failed");
+        }
+    }
+}
+
+fn server_conf(config: &Config) -> ServerConf {
+    let mut conf = ServerConf {
+        threads: config.server.threads,
+        work_stealing: config.server.threads > 1,
+        grace_period_seconds: Some(config.server.shutdown_grace_seconds),
+        graceful_shutdown_timeout_seconds: Some(config.server.shutdown_grace_seconds),
+        ..ServerConf::default()
+    };
+    conf.upstream_keepalive_pool_size = 128;
+    conf
+}
+
+fn upstream_peer(config: &Config) -> Result<HttpPeer, StartError> {
+    let up = &config.upstream;
+    let addr = up
+        .address
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| {
+            StartError::Other(format!("upstream.address {}: cannot resolve", up.address))
+        })?;
+    let mut peer = HttpPeer::new(addr, up.tls, up.sni.clone());
+    peer.options.connection_timeout = Some(up.connect_timeout);
+    peer.options.total_connection_timeout = Some(up.connect_timeout * 2);
+    peer.options.read_timeout = Some(up.read_timeout);
+    peer.options.write_timeout = Some(up.read_timeout);
+    peer.options.idle_timeout = Some(Duration::from_secs(60));
+    Ok(peer)
+}
+
+/// Applies edits of apps.toml and users.toml within a second.
+struct Reloader(Arc<Gateway>);
+
+#[async_trait]
+impl BackgroundService for Reloader {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tick.tick() => self.0.directory.reload_and_log(&self.0.metrics),
+            }
+        }
+    }
+}
+
+/// Purges expired records so the store stays bounded.
+struct Sweeper(Arc<Gateway>);
+
+#[async_trait]
+impl BackgroundService for Sweeper {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let period = Duration::from_secs(self.0.config.tokens.purge_interval);
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tick.tick() => match self.0.tokens.purge_expired() {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(purged = n, "expired records purged"),
+                    Err(e) => tracing::error!(error = %e, "purge failed"),
+                },
+            }
+        }
+    }
+}
+
+/// Stops an in-process gateway (tests and the demo).
+#[derive(Clone)]
+pub struct ShutdownTrigger(watch::Sender<bool>);
+
+impl ShutdownTrigger {
+    /// Asks the server to stop at once.
+    pub fn fire(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+struct TriggerWatch(watch::Receiver<bool>);
+
+#[async_trait]
+impl ShutdownSignalWatch for TriggerWatch {
+    async fn recv(&self) -> ShutdownSignal {
+        let mut rx = self.0.clone();
+        let _ = rx.wait_for(|fired| *fired).await;
+        ShutdownSignal::FastShutdown
+    }
+}
+
+/// A trigger and the watch to pass to [`Built::run`].
+pub fn shutdown_trigger() -> (ShutdownTrigger, Box<dyn ShutdownSignalWatch>) {
+    let (tx, rx) = watch::channel(false);
+    (ShutdownTrigger(tx), Box::new(TriggerWatch(rx)))
+}
+
+/// The default signal handling: SIGTERM graceful, SIGINT fast, SIGQUIT upgrade.
+pub fn unix_signals() -> Box<dyn ShutdownSignalWatch> {
+    RunArgs::default().shutdown_signal
+}
