@@ -89,6 +89,11 @@ pub fn build(config: Config, clock: SharedClock) -> Result<Built, StartError> {
 }
 
 impl Built {
+    /// Serves until `trigger` fires (in-process gateways: tests, embedding).
+    pub fn run_until(self, trigger: TriggerWatch) {
+        self.run(Box::new(trigger));
+    }
+
     /// Serves until `shutdown` fires, then flushes the store.
     pub fn run(self, shutdown: Box<dyn ShutdownSignalWatch>) {
         self.server.run(RunArgs {
@@ -179,7 +184,8 @@ impl ShutdownTrigger {
     }
 }
 
-struct TriggerWatch(watch::Receiver<bool>);
+/// The waiting side of a [`ShutdownTrigger`]; pass it to [`Built::run_until`].
+pub struct TriggerWatch(watch::Receiver<bool>);
 
 #[async_trait]
 impl ShutdownSignalWatch for TriggerWatch {
@@ -190,10 +196,10 @@ impl ShutdownSignalWatch for TriggerWatch {
     }
 }
 
-/// A trigger and the watch to pass to [`Built::run`].
-pub fn shutdown_trigger() -> (ShutdownTrigger, Box<dyn ShutdownSignalWatch>) {
+/// A trigger and the watch to pass to [`Built::run_until`].
+pub fn shutdown_trigger() -> (ShutdownTrigger, TriggerWatch) {
     let (tx, rx) = watch::channel(false);
-    (ShutdownTrigger(tx), Box::new(TriggerWatch(rx)))
+    (ShutdownTrigger(tx), TriggerWatch(rx))
 }
 
 /// The default signal handling: SIGTERM graceful, SIGINT fast, SIGQUIT upgrade.

@@ -1,0 +1,401 @@
+//! Black-box test harness: a demo CRM that records what it receives, and the real `crmgate`
+//! binary on a free loopback port with a fresh data dir, driven over real HTTP.
+
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crmgate::demo::crm::{CrmAuth, CrmUser, DemoCrm, Received};
+use reqwest::blocking::{Client, Response};
+use serde_json::Value;
+
+/// The demo users every test gateway knows; access keys are `ak-<name>`.
+pub fn users() -> Vec<CrmUser> {
+    [
+        ("aldo", false, "sales"),
+        ("bruna", false, "support"),
+        ("carla", false, "support"),
+        ("admin", true, ""),
+    ]
+    .into_iter()
+    .map(|(name, admin, group)| CrmUser {
+        username: name.into(),
+        password: format!("{name}-pw"),
+        access_key: format!("ak-{name}"),
+        admin,
+        groups: if group.is_empty() {
+            vec![]
+        } else {
+            vec![group.into()]
+        },
+    })
+    .collect()
+}
+
+fn users_toml() -> String {
+    users()
+        .iter()
+        .map(|u| {
+            let groups: Vec<String> = u.groups.iter().map(|g| format!("\"{g}\"")).collect();
+            format!(
+                "[[users]]\nusername = \"{}\"\nadmin = {}\ngroups = [{}]\ncrm_access_key = \"{}\"\n\n",
+                u.username,
+                u.admin,
+                groups.join(", "),
+                u.access_key
+            )
+        })
+        .collect()
+}
+
+/// `[settings]` with the given switches.
+pub fn settings(oauth_enabled: bool, allow_admin_users: bool) -> String {
+    format!(
+        "[settings]\noauth_enabled = {oauth_enabled}\nusers_can_manage_secrets = false\nallow_admin_users = {allow_admin_users}\n\n"
+    )
+}
+
+/// A `client_secret` service account.
+pub fn secret_app(client_id: &str, secret: &str, scope: &str, user: &str) -> String {
+    format!(
+        "[[apps]]\nclient_id = \"{client_id}\"\nname = \"App {client_id}\"\nclient_type = \"service_account\"\n\
+         secret_type = \"client_secret\"\nclient_secret = \"{secret}\"\nscope = \"{scope}\"\nuser = \"{user}\"\n\n"
+    )
+}
+
+/// A `signed_jwt` service account with a PEM public key.
+pub fn jwt_app(client_id: &str, public_pem: &str, scope: &str, user: &str) -> String {
+    format!(
+        "[[apps]]\nclient_id = \"{client_id}\"\nname = \"JWT {client_id}\"\nclient_type = \"service_account\"\n\
+         secret_type = \"signed_jwt\"\njwt_public_key = \"\"\"\n{public_pem}\"\"\"\nscope = \"{scope}\"\nuser = \"{user}\"\n\n"
+    )
+}
+
+/// Options of a test gateway.
+#[derive(Clone)]
+pub struct Options {
+    /// `basic` or `headers`.
+    pub upstream_auth: &'static str,
+    /// `[upstream] signing_secret`.
+    pub signing_secret: Option<String>,
+    /// Extra TOML appended to crmgate.toml (other sections).
+    pub extra: String,
+    /// Forward to this address instead of the demo CRM.
+    pub upstream_address: Option<String>,
+    /// `[upstream] read_timeout_seconds`.
+    pub read_timeout: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            upstream_auth: "basic",
+            signing_secret: None,
+            extra: String::new(),
+            upstream_address: None,
+            read_timeout: 5,
+        }
+    }
+}
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+/// A CRM and a gateway in front of it.
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub crm: DemoCrm,
+    pub port: u16,
+    pub base: String,
+    pub http: Client,
+    child: Option<Child>,
+}
+
+impl Harness {
+    /// Starts a CRM and the gateway binary with `apps` as apps.toml.
+    pub fn start(apps: &str) -> Self {
+        Self::start_with(apps, Options::default())
+    }
+
+    /// Starts with options.
+    pub fn start_with(apps: &str, opts: Options) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let crm_auth = if opts.upstream_auth == "headers" {
+            CrmAuth::Headers
+        } else {
+            CrmAuth::Basic
+        };
+        let crm = DemoCrm::start(SocketAddr::from(([127, 0, 0, 1], 0)), users(), crm_auth).unwrap();
+        let port = free_port();
+        write_config(dir.path(), port, crm.addr(), &opts);
+        std::fs::write(dir.path().join("users.toml"), users_toml()).unwrap();
+        std::fs::write(dir.path().join("apps.toml"), apps).unwrap();
+        let http = Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap();
+        let mut h = Self {
+            dir,
+            crm,
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            http,
+            child: None,
+        };
+        h.spawn();
+        h
+    }
+
+    /// Path of a file in the config folder.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.path("gateway.log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_crmgate"))
+            .args(["serve", "--config"])
+            .arg(self.path("crmgate.toml"))
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                panic!("gateway exited with {status}: {}", self.log());
+            }
+            let ok = self
+                .http
+                .get(self.url("/gateway/healthz"))
+                .send()
+                .is_ok_and(|r| r.status() == 200);
+            if ok {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("gateway did not become ready: {}", self.log());
+    }
+
+    /// Everything the gateway logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.path("gateway.log")).unwrap_or_default()
+    }
+
+    /// SIGKILLs the gateway process.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Stops (SIGKILL) and starts the gateway again on the same data dir.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// Absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Token endpoint URL.
+    pub fn token_url(&self) -> String {
+        self.url("/oauth2/v2.0/token.php")
+    }
+
+    /// Replaces apps.toml (atomically, as an editor would).
+    pub fn write_apps(&self, apps: &str) {
+        let tmp = self.path("apps.toml.tmp");
+        std::fs::write(&tmp, apps).unwrap();
+        std::fs::rename(tmp, self.path("apps.toml")).unwrap();
+    }
+
+    /// POSTs a form to the token endpoint with HTTP Basic credentials.
+    pub fn token_basic(&self, id: &str, secret: &str, form: &[(&str, &str)]) -> Response {
+        self.http
+            .post(self.token_url())
+            .basic_auth(id, Some(secret))
+            .form(form)
+            .send()
+            .unwrap()
+    }
+
+    /// A client_credentials token (panics unless 200).
+    pub fn token(&self, id: &str, secret: &str) -> String {
+        let r = self.token_basic(id, secret, &[("grant_type", "client_credentials")]);
+        assert_eq!(r.status(), 200, "token request failed");
+        let v: Value = r.json().unwrap();
+        v["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// POSTs a JSON body to a REST path with a Bearer token.
+    pub fn call(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .unwrap()
+    }
+
+    /// `SELECT * FROM Invoice;` with `token`.
+    pub fn query_invoices(&self, token: &str) -> Response {
+        self.call(
+            "/restapi/v1/vtews/query",
+            token,
+            &serde_json::json!({"query": "SELECT * FROM Invoice;"}),
+        )
+    }
+
+    /// The last request the CRM received.
+    pub fn last_received(&self) -> Received {
+        self.crm.received().pop().expect("the CRM received nothing")
+    }
+
+    /// Polls `f` until it returns true (at most 10 s): for effects of file edits.
+    pub fn eventually(&self, what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if f() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("timed out waiting for: {what}\n{}", self.log());
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn write_config(dir: &Path, port: u16, crm: SocketAddr, opts: &Options) {
+    let secret = opts
+        .signing_secret
+        .as_ref()
+        .map(|s| format!("signing_secret = \"{s}\"\n"))
+        .unwrap_or_default();
+    let address = opts
+        .upstream_address
+        .clone()
+        .unwrap_or_else(|| crm.to_string());
+    let toml = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\ndata_dir = \"data\"\nshutdown_grace_seconds = 0\n\n\
+         [upstream]\naddress = \"{address}\"\nauth = \"{}\"\nconnect_timeout_seconds = 2\nread_timeout_seconds = {}\n{secret}\n{}",
+        opts.upstream_auth, opts.read_timeout, opts.extra
+    );
+    std::fs::write(dir.join("crmgate.toml"), toml).unwrap();
+}
+
+/// The JSON body of a response.
+pub fn json(r: Response) -> Value {
+    r.json().unwrap()
+}
+
+impl Harness {
+    /// Sends raw bytes over a fresh connection and returns the status code of the answer
+    /// (0 if none came within 5 s), for requests an HTTP client library would normalise.
+    pub fn raw_status(&self, request: &str) -> u16 {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(request.as_bytes()).unwrap();
+        let mut buf = [0u8; 1024];
+        let n = s.read(&mut buf).unwrap_or(0);
+        let head = String::from_utf8_lossy(&buf[..n]);
+        head.split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// A gateway running inside the test process with an injected clock (for expiry tests).
+pub struct InProcess {
+    pub dir: tempfile::TempDir,
+    pub crm: DemoCrm,
+    pub base: String,
+    pub http: Client,
+    trigger: crmgate::server::ShutdownTrigger,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl InProcess {
+    /// Starts with `apps` and `clock`.
+    pub fn start(apps: &str, clock: crmgate::clock::ManualClock) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let crm = DemoCrm::start(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            users(),
+            CrmAuth::Basic,
+        )
+        .unwrap();
+        let port = free_port();
+        write_config(dir.path(), port, crm.addr(), &Options::default());
+        std::fs::write(dir.path().join("users.toml"), users_toml()).unwrap();
+        std::fs::write(dir.path().join("apps.toml"), apps).unwrap();
+        let config = crmgate::config::load(&dir.path().join("crmgate.toml")).unwrap();
+        let built = crmgate::server::build(config, std::sync::Arc::new(clock)).unwrap();
+        let (trigger, watch) = crmgate::server::shutdown_trigger();
+        let thread = std::thread::spawn(move || built.run_until(watch));
+        let http = Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http.get(format!("{base}/gateway/healthz")).send().is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "in-process gateway did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            dir,
+            crm,
+            base,
+            http,
+            trigger,
+            thread: Some(thread),
+        }
+    }
+
+    /// Absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        self.trigger.fire();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

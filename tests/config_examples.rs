@@ -1,0 +1,102 @@
+//! Every example in `config/` loads, and `crmgate check` reports every problem of a broken setup
+//! at once, each with file, line and key.
+
+use std::path::Path;
+use std::process::Command;
+
+fn config_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config"))
+}
+
+#[test]
+fn every_example_file_loads() {
+    let mut seen = Vec::new();
+    for entry in std::fs::read_dir(config_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let hasher = crmgate::keys::KeyRing::from_master(&[7; 32]).secrets;
+        match name.as_str() {
+            "crmgate.toml" => {
+                let c = crmgate::config::load(&path).unwrap();
+                assert_eq!(c.registry_file, config_dir().join("apps.toml"));
+            }
+            "users.toml" => assert!(!crmgate::users::load(&path).unwrap().is_empty()),
+            "apps.toml" => {
+                let users = crmgate::users::load(&config_dir().join("users.toml")).unwrap();
+                let reg = crmgate::registry::load(&path, &hasher, &users).unwrap();
+                assert_eq!(reg.apps.len(), 4);
+            }
+            other => panic!("config/{other} has no loader in this test: add one"),
+        }
+        seen.push(name);
+    }
+    seen.sort();
+    assert_eq!(seen, ["apps.toml", "crmgate.toml", "users.toml"]);
+}
+
+#[test]
+fn check_accepts_the_examples() {
+    let out = Command::new(env!("CARGO_BIN_EXE_crmgate"))
+        .args(["check", "--config"])
+        .arg(config_dir().join("crmgate.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok:"));
+}
+
+#[test]
+fn check_reports_all_problems_with_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("crmgate.toml"),
+        "[server]\nlisten = \"nowhere\"\n\n[upstream]\naddress = \"127.0.0.1:9\"\nauth = \"magic\"\n\n[tokens]\naccess_token_ttl = 0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("users.toml"),
+        "[[users]]\nusername = \"aldo\"\n\n[[users]]\nusername = \"aldo\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("apps.toml"),
+        "[[apps]]\nclient_id = \"a\"\nname = \"A\"\nclient_type = \"service_account\"\nclient_secret = \"x\"\nscope = \"rest.everything\"\nuser = \"nobody\"\n\n\
+         [[apps]]\nclient_id = \"b\"\nname = \"B\"\nclient_type = \"web_app\"\nclient_secret = \"x\"\nscope = \"rest.all\"\nredirect_uris = [\"http://evil.example/cb\"]\nscpoe = 1\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_crmgate"))
+        .args(["check", "--config"])
+        .arg(dir.path().join("crmgate.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "crmgate.toml:2: server.listen:",
+        "crmgate.toml:6: upstream.auth:",
+        "crmgate.toml:9: tokens.access_token_ttl:",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    let fixed = "[server]\nlisten = \"127.0.0.1:1\"\n\n[upstream]\naddress = \"127.0.0.1:9\"\n";
+    std::fs::write(dir.path().join("crmgate.toml"), fixed).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_crmgate"))
+        .args(["check", "--config"])
+        .arg(dir.path().join("crmgate.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "users.toml:5: users[1].username: \"aldo\" appears twice",
+        "apps.toml:6: apps[0].scope:",
+        "apps.toml:7: apps[0].user: unknown user \"nobody\"",
+        "apps.toml:16: apps[1]: unknown field `scpoe`",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+}

@@ -1,0 +1,101 @@
+//! When the CRM is down or hangs, proxied calls get a bounded 502/504 with a JSON body, and the
+//! OAuth endpoints keep working.
+
+mod common;
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const ID: &str = "vte_f0000000000000000001";
+
+fn apps() -> String {
+    format!(
+        "{}{}",
+        settings(true, false),
+        secret_app(ID, "s", "rest.all", "aldo")
+    )
+}
+
+#[test]
+fn crm_down_gives_502_and_tokens_still_issue() {
+    let dead = free_port();
+    let opts = Options {
+        upstream_address: Some(format!("127.0.0.1:{dead}")),
+        ..Options::default()
+    };
+    let h = Harness::start_with(&apps(), opts);
+    let t = h.token(ID, "s");
+    let r = h.query_invoices(&t);
+    assert_eq!(r.status(), 502);
+    assert_eq!(json(r)["error"], "bad_gateway");
+    assert_eq!(
+        h.token_basic(ID, "s", &[("grant_type", "client_credentials")])
+            .status(),
+        200
+    );
+    assert_eq!(
+        h.http
+            .get(h.url("/gateway/healthz"))
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[test]
+fn a_hanging_crm_gives_504_within_the_read_timeout() {
+    let hang = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = hang.local_addr().unwrap();
+    let holder = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in hang.incoming().take(4) {
+            held.push(s);
+        }
+        std::thread::sleep(Duration::from_secs(10));
+    });
+    let opts = Options {
+        upstream_address: Some(addr.to_string()),
+        read_timeout: 1,
+        ..Options::default()
+    };
+    let h = Harness::start_with(&apps(), opts);
+    let t = h.token(ID, "s");
+    let start = Instant::now();
+    let r = h.query_invoices(&t);
+    assert_eq!(r.status(), 504);
+    assert_eq!(json(r)["error"], "gateway_timeout");
+    assert!(
+        start.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        start.elapsed()
+    );
+    drop(holder);
+}
+
+#[test]
+fn metrics_count_requests_tokens_and_cache() {
+    let h = Harness::start(&apps());
+    let t = h.token(ID, "s");
+    h.query_invoices(&t);
+    h.query_invoices(&t);
+    h.query_invoices("crm_at_nope");
+    let text = h
+        .http
+        .get(h.url("/gateway/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    for line in [
+        "crmgate_tokens_issued_total{grant_type=\"client_credentials\"} 1",
+        "crmgate_proxy_requests_total{outcome=\"allowed\"} 2",
+        "crmgate_proxy_requests_total{outcome=\"unauthorized\"} 1",
+        "crmgate_token_cache_hits_total 1",
+        "crmgate_token_cache_misses_total 1",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+}
