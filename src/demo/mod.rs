@@ -8,7 +8,7 @@ pub mod vtews;
 pub mod walkthrough;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::Path;
 
 use crate::clock::SystemClock;
 use crate::server;
@@ -22,7 +22,7 @@ pub fn run(listen: SocketAddr) -> Result<(), String> {
     result
 }
 
-fn run_in(listen: SocketAddr, dir: &PathBuf) -> Result<(), String> {
+fn run_in(listen: SocketAddr, dir: &Path) -> Result<(), String> {
     let users = setup::users();
     let apps = setup::apps();
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));

@@ -86,10 +86,10 @@ pub fn verify(jwt: &str, reg: &Registry, rules: &Rules<'_>) -> Result<Verified, 
             key.alg
         ));
     }
-    if let (Some(want), Some(got)) = (&key.kid, header.get("kid")) {
-        if got.as_str() != Some(want.as_str()) {
-            return Err("assertion kid does not name the registered key".into());
-        }
+    if let (Some(want), Some(got)) = (&key.kid, header.get("kid"))
+        && got.as_str() != Some(want.as_str())
+    {
+        return Err("assertion kid does not name the registered key".into());
     }
     let mut validation = Validation::new(alg);
     validation.required_spec_claims.clear();

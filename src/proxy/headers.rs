@@ -63,10 +63,10 @@ pub fn strip(req: &mut RequestHeader, protected: bool, trusted_peer: bool) {
     for value in req.headers.get_all(http::header::CONNECTION) {
         for token in value.to_str().unwrap_or_default().split(',') {
             let token = token.trim().to_ascii_lowercase();
-            if !matches!(token.as_str(), "" | "keep-alive" | "close" | "upgrade") {
-                if let Ok(name) = HeaderName::from_bytes(token.as_bytes()) {
-                    doomed.push(name);
-                }
+            if !matches!(token.as_str(), "" | "keep-alive" | "close" | "upgrade")
+                && let Ok(name) = HeaderName::from_bytes(token.as_bytes())
+            {
+                doomed.push(name);
             }
         }
     }

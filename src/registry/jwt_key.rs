@@ -98,12 +98,12 @@ pub fn from_jwk(jwk: &Jwk) -> Result<JwtKey, String> {
         }
         _ => return Err("unsupported key: use EC P-256, RSA or OKP Ed25519".into()),
     };
-    if let Some(declared) = jwk.common.key_algorithm {
-        if !same_alg(declared, alg) {
-            return Err(format!(
-                "JWK alg {declared:?} does not match the key type ({alg:?})"
-            ));
-        }
+    if let Some(declared) = jwk.common.key_algorithm
+        && !same_alg(declared, alg)
+    {
+        return Err(format!(
+            "JWK alg {declared:?} does not match the key type ({alg:?})"
+        ));
     }
     let key = DecodingKey::from_jwk(jwk).map_err(|e| format!("unusable key: {e}"))?;
     Ok(JwtKey {

@@ -121,13 +121,13 @@ pub fn parse(file: &str, raw: &str) -> Result<Users, Problems> {
             bad("username", "must be 1-64 letters, digits or . _ - @".into());
             continue;
         }
-        if let Some(h) = &u.password_hash {
-            if argon2::PasswordHash::new(h).is_err() {
-                bad(
-                    "password_hash",
-                    "not a PHC hash string; use `crmgate hash-password`".into(),
-                );
-            }
+        if let Some(h) = &u.password_hash
+            && argon2::PasswordHash::new(h).is_err()
+        {
+            bad(
+                "password_hash",
+                "not a PHC hash string; use `crmgate hash-password`".into(),
+            );
         }
         let access_key = match u.crm_access_key.as_ref().map(SecretFile::resolve) {
             Some(Err(msg)) => {
