@@ -22,8 +22,8 @@ const MAX_JTI: usize = 256;
 
 /// The checks' parameters.
 pub struct Rules<'a> {
-    /// Accepted `aud` values: the token endpoint URL and the issuer.
-    pub audiences: [&'a str; 2],
+    /// Accepted `aud` values: the token endpoint URL and the issuer (with or without `/`).
+    pub audiences: &'a [&'a str],
     /// Now.
     pub now: UnixTime,
     /// Longest `exp - now` accepted.

@@ -185,8 +185,10 @@ async fn verify_assertion(
     jwt: &str,
     client_id: Option<&str>,
 ) -> Result<Arc<App>, OAuthError> {
+    let issuer_slash = format!("{}/", gw.endpoints.issuer);
+    let audiences = [gw.endpoints.token.as_str(), &gw.endpoints.issuer, &issuer_slash];
     let rules = assertion::Rules {
-        audiences: [&gw.endpoints.token, &gw.endpoints.issuer],
+        audiences: &audiences,
         now: gw.clock.now(),
         max_lifetime: gw.config.tokens.assertion_max_lifetime,
         skew: gw.config.tokens.clock_skew,

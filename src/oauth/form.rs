@@ -111,7 +111,7 @@ fn decode_basic(b64: &[u8]) -> Result<BasicCredentials, &'static str> {
     }
     Ok(BasicCredentials {
         client_id,
-        secret: form_decode(secret.as_bytes()).ok_or("Basic secret is not UTF-8")?,
+        secret: form_decode(secret.as_bytes()).unwrap_or_else(|| secret.to_string()),
         raw_secret: secret.to_string(),
     })
 }
@@ -156,6 +156,9 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!((c.secret.as_str(), c.raw_secret.as_str()), ("a b", "a+b"));
+        let odd = STANDARD.encode("id:a%ffb");
+        let c = basic_credentials(format!("Basic {odd}").as_bytes()).unwrap().unwrap();
+        assert_eq!(c.secret, "a%ffb", "an undecodable secret is taken as sent");
         assert!(basic_credentials(b"Bearer x").is_none());
         assert!(basic_credentials(b"Basic !!!").unwrap().is_err());
         assert!(
