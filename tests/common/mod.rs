@@ -87,6 +87,12 @@ pub struct Options {
     pub upstream_address: Option<String>,
     /// `[upstream] read_timeout_seconds`.
     pub read_timeout: u64,
+    /// Extra keys of the `[server]` section.
+    pub server_extra: String,
+    /// `server.public_url` instead of `http://127.0.0.1:PORT`.
+    pub public_url: Option<String>,
+    /// Certificate and key PEM: the gateway listens with HTTPS and the client trusts the cert.
+    pub tls: Option<(String, String)>,
 }
 
 impl Default for Options {
@@ -97,6 +103,9 @@ impl Default for Options {
             extra: String::new(),
             upstream_address: None,
             read_timeout: 5,
+            server_extra: String::new(),
+            public_url: None,
+            tls: None,
         }
     }
 }
@@ -138,15 +147,18 @@ impl Harness {
         write_config(dir.path(), port, crm.addr(), &opts);
         std::fs::write(dir.path().join("users.toml"), users_toml()).unwrap();
         std::fs::write(dir.path().join("apps.toml"), apps).unwrap();
-        let http = Client::builder()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .unwrap();
+        let mut builder = Client::builder().timeout(Duration::from_secs(20));
+        if let Some((cert, _)) = &opts.tls {
+            let cert = reqwest::Certificate::from_pem(cert.as_bytes()).unwrap();
+            builder = builder.add_root_certificate(cert);
+        }
+        let http = builder.build().unwrap();
+        let scheme = if opts.tls.is_some() { "https" } else { "http" };
         let mut h = Self {
             dir,
             crm,
             port,
-            base: format!("http://127.0.0.1:{port}"),
+            base: format!("{scheme}://127.0.0.1:{port}"),
             http,
             child: None,
         };
@@ -303,8 +315,19 @@ fn write_config(dir: &Path, port: u16, crm: SocketAddr, opts: &Options) {
         .upstream_address
         .clone()
         .unwrap_or_else(|| crm.to_string());
+    let mut server = opts.server_extra.clone();
+    if let Some((cert, key)) = &opts.tls {
+        std::fs::write(dir.join("cert.pem"), cert).unwrap();
+        std::fs::write(dir.join("key.pem"), key).unwrap();
+        server.push_str("tls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\n");
+    }
+    let scheme = if opts.tls.is_some() { "https" } else { "http" };
+    let public_url = opts
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("{scheme}://127.0.0.1:{port}"));
     let toml = format!(
-        "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\ndata_dir = \"data\"\nshutdown_grace_seconds = 0\n\n\
+        "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{public_url}\"\ndata_dir = \"data\"\nshutdown_grace_seconds = 0\n{server}\n\
          [upstream]\naddress = \"{address}\"\nauth = \"{}\"\nconnect_timeout_seconds = 2\nread_timeout_seconds = {}\n{secret}\n{}",
         opts.upstream_auth, opts.read_timeout, opts.extra
     );

@@ -1,0 +1,93 @@
+//! The listener side: HTTPS with a certificate from the config, the start-up warning for plain
+//! http on a public address, and forwarding headers kept only for trusted proxies.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+const ID: &str = "vte_90000000000000000001";
+
+fn apps() -> String {
+    format!(
+        "{}{}",
+        settings(true, false),
+        secret_app(ID, "s", "rest.all", "aldo")
+    )
+}
+
+#[test]
+fn https_listener_serves_tokens_and_the_api() {
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    let tls = Some((cert.cert.pem(), cert.signing_key.serialize_pem()));
+    let h = Harness::start_with(
+        &apps(),
+        Options {
+            tls,
+            ..Options::default()
+        },
+    );
+    assert!(h.base.starts_with("https://"));
+    let t = h.token(ID, "s");
+    assert_eq!(h.query_invoices(&t).status(), 200);
+    let v = json(
+        h.http
+            .get(h.url("/.well-known/oauth-authorization-server"))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(v["token_endpoint"], h.url("/oauth2/v2.0/token.php"));
+    let plain = reqwest::blocking::get(format!("http://127.0.0.1:{}/gateway/healthz", h.port));
+    assert!(
+        plain.is_err() || plain.unwrap().status() != 200,
+        "plain http answered on the TLS port"
+    );
+}
+
+#[test]
+fn plain_http_on_a_public_address_warns_at_start() {
+    let opts = Options {
+        public_url: Some("http://crm.example.com".into()),
+        ..Options::default()
+    };
+    let h = Harness::start_with(&apps(), opts);
+    assert!(
+        h.log().contains("OAuth needs TLS in production"),
+        "{}",
+        h.log()
+    );
+    let quiet = Harness::start(&apps());
+    assert!(!quiet.log().contains("OAuth needs TLS"));
+}
+
+#[test]
+fn a_trusted_proxy_keeps_and_extends_the_forwarded_chain() {
+    let opts = Options {
+        server_extra: "trusted_proxies = [\"127.0.0.0/8\"]\n".into(),
+        ..Options::default()
+    };
+    let h = Harness::start_with(&apps(), opts);
+    let t = h.token(ID, "s");
+    let r = h
+        .http
+        .post(h.url("/restapi/v1/vtews/query"))
+        .bearer_auth(&t)
+        .header("X-Forwarded-For", "203.0.113.7")
+        .header("Forwarded", "for=203.0.113.7")
+        .header("X_Forwarded_For", "6.6.6.6")
+        .header("Client-IP", "6.6.6.6")
+        .json(&json!({"query": "SELECT * FROM Invoice;"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let got = h.last_received();
+    assert_eq!(
+        got.header_values("x-forwarded-for"),
+        ["203.0.113.7, 127.0.0.1"]
+    );
+    assert_eq!(got.header_values("forwarded"), ["for=203.0.113.7"]);
+    assert!(got.header_values("x_forwarded_for").is_empty());
+    assert!(got.header_values("client-ip").is_empty());
+}
