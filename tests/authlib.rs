@@ -5,6 +5,8 @@
 //! `tests/python/requirements.txt`. A missing interpreter or package fails this test, it never
 //! skips. `CRMGATE_TEST_PYTHON` overrides the interpreter (default `python3`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::path::Path;

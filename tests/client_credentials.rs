@@ -1,6 +1,8 @@
 //! The client credentials grant over real HTTP: the three client authentication methods and the
 //! ways a request can be wrong, each answered with its RFC 6749 §5.2 error.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::*;
@@ -239,5 +241,41 @@ fn metadata_names_the_endpoints() {
             .as_array()
             .unwrap()
             .contains(&"private_key_jwt".into())
+    );
+}
+
+#[test]
+fn public_clients_cannot_use_client_credentials() {
+    let native = "[[apps]]\nclient_id = \"vte_native\"\nname = \"Mobile\"\nclient_type = \"native_app\"\n\
+                  scope = \"rest.all\"\nredirect_uris = [\"http://127.0.0.1:9/cb\"]\n";
+    let apps = format!(
+        "{}{}{native}",
+        settings(true, false),
+        secret_app(ID, SECRET, "rest.all", "aldo")
+    );
+    let h = Harness::start(&apps);
+    let r = h
+        .http
+        .post(h.token_url())
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "vte_native"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(
+        error_of(r),
+        (400, "unauthorized_client".into(), Some("no-store".into()))
+    );
+    let r = h
+        .http
+        .post(h.token_url())
+        .form(&[("grant_type", "client_credentials"), ("client_id", ID)])
+        .send()
+        .unwrap();
+    assert_eq!(
+        error_of(r).1,
+        "invalid_client",
+        "a confidential client must authenticate"
     );
 }

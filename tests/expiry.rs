@@ -1,6 +1,8 @@
 //! Expiry with an injected clock: access tokens stop working exactly at `exp`, introspection
 //! agrees, and client assertions are judged by the same clock. No sleeping.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::*;

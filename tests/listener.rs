@@ -1,6 +1,8 @@
 //! The listener side: HTTPS with a certificate from the config, the start-up warning for plain
 //! http on a public address, and forwarding headers kept only for trusted proxies.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::*;

@@ -1,6 +1,8 @@
 //! Editing apps.toml acts on tokens already issued, without a restart: the global switches, the
 //! enabled flag, scope and bound-user changes, deletion; an invalid edit keeps the last good one.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::*;

@@ -2,6 +2,8 @@
 //! gateway's identity headers and nothing a client tried to inject, the signature, and
 //! pass-through of unprotected paths.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::*;

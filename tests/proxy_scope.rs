@@ -1,6 +1,8 @@
 //! The scope matrix: each scope against read, write, always-denied and unknown operations, on
 //! every path spelling of the same operation. Refused calls never reach the CRM.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::*;

@@ -1,6 +1,8 @@
 //! Revocation (RFC 7009) and introspection (RFC 7662) over HTTP: a revoked token is refused on
 //! the next request and after a restart; another client's token is never revoked or described.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::*;

@@ -186,7 +186,11 @@ async fn verify_assertion(
     client_id: Option<&str>,
 ) -> Result<Arc<App>, OAuthError> {
     let issuer_slash = format!("{}/", gw.endpoints.issuer);
-    let audiences = [gw.endpoints.token.as_str(), &gw.endpoints.issuer, &issuer_slash];
+    let audiences = [
+        gw.endpoints.token.as_str(),
+        &gw.endpoints.issuer,
+        &issuer_slash,
+    ];
     let rules = assertion::Rules {
         audiences: &audiences,
         now: gw.clock.now(),

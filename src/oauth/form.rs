@@ -157,7 +157,9 @@ mod tests {
             .unwrap();
         assert_eq!((c.secret.as_str(), c.raw_secret.as_str()), ("a b", "a+b"));
         let odd = STANDARD.encode("id:a%ffb");
-        let c = basic_credentials(format!("Basic {odd}").as_bytes()).unwrap().unwrap();
+        let c = basic_credentials(format!("Basic {odd}").as_bytes())
+            .unwrap()
+            .unwrap();
         assert_eq!(c.secret, "a%ffb", "an undecodable secret is taken as sent");
         assert!(basic_credentials(b"Bearer x").is_none());
         assert!(basic_credentials(b"Basic !!!").unwrap().is_err());

@@ -1,7 +1,7 @@
 //! The token endpoint (RFC 6749 §3.2): reads the form, authenticates the client, dispatches on
 //! `grant_type`.
 
-use super::client_auth::{self, Credentials};
+use super::client_auth;
 use super::error::{ErrorCode, OAuthError};
 use super::{OAuthRequest, fail, grants, read_form};
 use crate::gateway::Gateway;
@@ -40,10 +40,6 @@ async fn run(gw: &Gateway, req: &OAuthRequest<'_>) -> Result<Response, OAuthErro
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, msg));
     }
     let creds = client_auth::credentials(req, &form)?;
-    if matches!(creds, Credentials::Public { .. }) {
-        let msg = "public clients cannot use client_credentials";
-        return Err(OAuthError::new(ErrorCode::UnauthorizedClient, msg).status(400));
-    }
     let app = client_auth::authenticate(gw, creds).await?;
     grants::client_credentials::grant(gw, &app, &form).await
 }

@@ -73,8 +73,10 @@ fn check_rsa_size(key: &rsa::RsaPublicKey) -> Result<(), String> {
 pub fn from_jwk(jwk: &Jwk) -> Result<JwtKey, String> {
     let alg = match &jwk.algorithm {
         AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => {
-            let json = serde_json::to_string(jwk).map_err(|e| e.to_string())?;
-            p256::PublicKey::from_jwk_str(&json).map_err(|_| "not a valid P-256 point")?;
+            // p256 accepts only the key members, so validate those alone.
+            let bare = serde_json::json!({"kty": "EC", "crv": "P-256", "x": p.x, "y": p.y});
+            p256::PublicKey::from_jwk_str(&bare.to_string())
+                .map_err(|_| "not a valid P-256 point")?;
             Algorithm::ES256
         }
         AlgorithmParameters::RSA(p) => {

@@ -119,7 +119,7 @@ mod tests {
             t.await.unwrap().unwrap();
         }
         let n = flushes.load(Ordering::SeqCst);
-        assert!(n >= 1 && n < 200, "{n} flushes for 200 writers");
+        assert!((1..200).contains(&n), "{n} flushes for 200 writers");
     }
 
     #[tokio::test]
