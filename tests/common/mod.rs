@@ -1,7 +1,9 @@
 //! Black-box test harness: a demo CRM that records what it receives, and the real `crmgate`
 //! binary on a free loopback port with a fresh data dir, driven over real HTTP.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
+
+pub mod jwt;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
