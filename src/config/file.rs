@@ -114,8 +114,8 @@ impl Default for UsersFile {
     }
 }
 
-/// `[tokens]`: lifetimes and the token cache.
-#[derive(Debug, Deserialize)]
+/// `[tokens]`: lifetimes and the token cache (seconds).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TokensFile {
     /// Access token lifetime in seconds.
@@ -168,7 +168,7 @@ impl Default for ProxyFile {
 }
 
 /// `[limits]`: sizes the gateway accepts.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsFile {
     /// Largest request body accepted by the OAuth endpoints, in bytes.
@@ -187,7 +187,7 @@ impl Default for LimitsFile {
 }
 
 /// `[logging]`: what the gateway writes to stderr.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoggingFile {
     /// `error`, `warn`, `info`, `debug` or `trace` (or a tracing filter expression).

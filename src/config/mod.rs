@@ -17,6 +17,7 @@ use toml_doc::TomlDoc;
 
 use crate::proxy::route::{OpClass, OperationTable};
 use file::*;
+pub use file::{LimitsFile as Limits, LoggingFile as LoggingConfig, TokensFile as TokenSettings};
 
 /// The validated gateway configuration.
 #[derive(Debug, Clone)]
@@ -90,25 +91,6 @@ pub struct UpstreamConfig {
     pub read_timeout: Duration,
 }
 
-/// `[tokens]`, validated (seconds).
-#[derive(Debug, Clone)]
-pub struct TokenSettings {
-    /// Access token lifetime.
-    pub access_token_ttl: u64,
-    /// Authorization code lifetime.
-    pub authorization_code_ttl: u64,
-    /// Refresh token lifetime.
-    pub refresh_token_ttl: u64,
-    /// Token cache capacity (entries).
-    pub cache_capacity: u64,
-    /// Longest accepted client assertion lifetime.
-    pub assertion_max_lifetime: u64,
-    /// Tolerated clock skew.
-    pub clock_skew: u64,
-    /// Purge period.
-    pub purge_interval: u64,
-}
-
 /// `[proxy]`, validated.
 #[derive(Debug, Clone)]
 pub struct ProxySettings {
@@ -116,26 +98,6 @@ pub struct ProxySettings {
     pub protected_prefix: String,
     /// Operation classes.
     pub operations: OperationTable,
-}
-
-/// `[limits]`, validated.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Max OAuth request body.
-    pub oauth_body_bytes: usize,
-    /// Max client assertion size.
-    pub assertion_bytes: usize,
-}
-
-/// `[logging]`, validated.
-#[derive(Debug, Clone)]
-pub struct LoggingConfig {
-    /// Filter directive.
-    pub level: String,
-    /// JSON lines.
-    pub json: bool,
-    /// Access log on.
-    pub access_log: bool,
 }
 
 /// Reads and validates the configuration at `path`.
@@ -183,15 +145,8 @@ pub fn parse(path: &Path, raw: &str) -> Result<Config, Problems> {
         users_file,
         tokens,
         proxy,
-        limits: Limits {
-            oauth_body_bytes: limits.oauth_body_bytes,
-            assertion_bytes: limits.assertion_bytes,
-        },
-        logging: LoggingConfig {
-            level: logging.level,
-            json: logging.json,
-            access_log: logging.access_log,
-        },
+        limits,
+        logging,
         warnings,
     };
     p.into_result(config)
@@ -233,30 +188,8 @@ fn validate_server(
             None
         }
     };
-    let tls = match (s.tls_cert, s.tls_key) {
-        (Some(c), Some(k)) => Some((base.join(c), base.join(k))),
-        (None, None) => None,
-        _ => {
-            let msg = "tls_cert and tls_key must be given together";
-            p.push(f, at(doc, "server", "tls_cert"), "server.tls_cert", msg);
-            None
-        }
-    };
-    let mut trusted = Vec::new();
-    for t in &s.trusted_proxies {
-        match parse_net(t) {
-            Some(net) => trusted.push(net),
-            None => {
-                let line = at(doc, "server", "trusted_proxies");
-                p.push(
-                    f,
-                    line,
-                    "server.trusted_proxies",
-                    format!("{t:?} is not an IP or CIDR"),
-                );
-            }
-        }
-    }
+    let tls = tls_files(doc, s.tls_cert, s.tls_key, base, p);
+    let trusted = trusted_proxies(doc, &s.trusted_proxies, p);
     if s.threads == 0 {
         p.push(
             f,
@@ -281,6 +214,44 @@ fn validate_server(
         threads: s.threads.max(1),
         shutdown_grace_seconds: s.shutdown_grace_seconds,
     })
+}
+
+fn tls_files(
+    doc: &TomlDoc<'_>,
+    cert: Option<String>,
+    key: Option<String>,
+    base: &Path,
+    p: &mut Problems,
+) -> Option<(PathBuf, PathBuf)> {
+    match (cert, key) {
+        (Some(c), Some(k)) => Some((base.join(c), base.join(k))),
+        (None, None) => None,
+        _ => {
+            let msg = "tls_cert and tls_key must be given together";
+            p.push(
+                doc.file(),
+                at(doc, "server", "tls_cert"),
+                "server.tls_cert",
+                msg,
+            );
+            None
+        }
+    }
+}
+
+fn trusted_proxies(doc: &TomlDoc<'_>, entries: &[String], p: &mut Problems) -> Vec<IpNet> {
+    let mut trusted = Vec::new();
+    for t in entries {
+        match parse_net(t) {
+            Some(net) => trusted.push(net),
+            None => {
+                let line = at(doc, "server", "trusted_proxies");
+                let msg = format!("{t:?} is not an IP or CIDR");
+                p.push(doc.file(), line, "server.trusted_proxies", msg);
+            }
+        }
+    }
+    trusted
 }
 
 fn check_public_url(raw: &str) -> Result<String, String> {
@@ -415,15 +386,7 @@ fn validate_tokens(doc: &TomlDoc<'_>, t: TokensFile, p: &mut Problems) -> Option
         );
         ok = false;
     }
-    ok.then_some(TokenSettings {
-        access_token_ttl: t.access_token_ttl,
-        authorization_code_ttl: t.authorization_code_ttl,
-        refresh_token_ttl: t.refresh_token_ttl,
-        cache_capacity: t.cache_capacity,
-        assertion_max_lifetime: t.assertion_max_lifetime,
-        clock_skew: t.clock_skew,
-        purge_interval: t.purge_interval,
-    })
+    ok.then_some(t)
 }
 
 fn validate_proxy(doc: &TomlDoc<'_>, x: ProxyFile, p: &mut Problems) -> Option<ProxySettings> {

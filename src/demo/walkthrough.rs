@@ -9,8 +9,15 @@ use super::setup::DemoApp;
 /// The walkthrough for a demo gateway at `gateway` in front of the CRM at `crm`.
 pub fn text(gateway: SocketAddr, crm: SocketAddr, dir: &Path, apps: &[DemoApp]) -> String {
     let base = format!("http://{gateway}");
-    let mut t = String::new();
-    let _ = writeln!(t, "crmgate demo is running.\n");
+    let mut t = overview(&base, crm, dir, apps);
+    if let [rw, ro, ..] = apps {
+        t.push_str(&steps(&base, crm, rw, ro));
+    }
+    t
+}
+
+fn overview(base: &str, crm: SocketAddr, dir: &Path, apps: &[DemoApp]) -> String {
+    let mut t = String::from("crmgate demo is running.\n\n");
     let _ = writeln!(
         t,
         "  gateway   {base}   (OAuth endpoints under {base}/oauth2/v2.0/)"
@@ -21,10 +28,10 @@ pub fn text(gateway: SocketAddr, crm: SocketAddr, dir: &Path, apps: &[DemoApp]) 
     );
     let _ = writeln!(
         t,
-        "  files     {}   (apps.toml is watched: edit it, save, it applies)\n",
+        "  files     {}   (apps.toml is watched: edit it, save, it applies)",
         dir.display()
     );
-    let _ = writeln!(t, "Demo applications (service accounts, client secret):");
+    let _ = writeln!(t, "\nDemo applications (service accounts, client secret):");
     for a in apps {
         let _ = writeln!(
             t,
@@ -32,68 +39,63 @@ pub fn text(gateway: SocketAddr, crm: SocketAddr, dir: &Path, apps: &[DemoApp]) 
             a.name, a.client_id, a.scope, a.user, a.secret
         );
     }
-    let (g, r) = (&apps[0], &apps[1]);
-    let token_cmd = |a: &DemoApp| {
-        format!(
-            "curl -s -u {}:{} -d grant_type=client_credentials {base}/oauth2/v2.0/token.php",
-            a.client_id, a.secret
-        )
-    };
+    t
+}
+
+fn token_cmd(base: &str, a: &DemoApp) -> String {
+    format!(
+        "curl -s -u {}:{} -d grant_type=client_credentials {base}/oauth2/v2.0/token.php",
+        a.client_id, a.secret
+    )
+}
+
+fn keep_token(base: &str, a: &DemoApp) -> String {
     let extract = "sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/'";
-    let call = |op: &str, body: &str| {
-        format!(
-            "curl -s -X POST {base}/restapi/v1/vtews/{op} -H \"Authorization: Bearer $TOKEN\" \
-             -H 'Content-Type: application/json' -d '{body}'"
-        )
-    };
-    let query = call("query", r#"{"query":"SELECT * FROM Invoice;"}"#);
-    let _ = writeln!(
-        t,
-        "\n1. Get a token for Gestionale (acts as aldo):\n   {}",
-        token_cmd(g)
-    );
-    let _ = writeln!(
-        t,
-        "   or keep it in a variable:\n   TOKEN=$({} | {extract})",
-        token_cmd(g)
-    );
-    let _ = writeln!(
-        t,
-        "\n2. Query invoices with it: only aldo's invoices come back.\n   {query}"
-    );
-    let _ = writeln!(
-        t,
-        "\n   The same as Reporting (acts as bruna) shows bruna's invoices instead:\n   TOKEN=$({} | {extract})\n   {query}",
-        token_cmd(r)
-    );
+    format!("TOKEN=$({} | {extract})", token_cmd(base, a))
+}
+
+fn call(base: &str, op: &str, headers: &str, body: &str) -> String {
+    format!(
+        "curl -s -X POST {base}/restapi/v1/vtews/{op} -H \"Authorization: Bearer $TOKEN\"{headers} \
+         -H 'Content-Type: application/json' -d '{body}'"
+    )
+}
+
+/// The numbered steps, with `rw` the read-write app and `ro` the read-only one.
+fn steps(base: &str, crm: SocketAddr, rw: &DemoApp, ro: &DemoApp) -> String {
+    let query = call(base, "query", "", r#"{"query":"SELECT * FROM Invoice;"}"#);
     let create = call(
+        base,
         "create",
+        "",
         r#"{"elementType":"Invoice","element":{"subject":"Nuova fattura"}}"#,
     );
-    let _ = writeln!(
-        t,
-        "\n3. Reporting is read-only: create is refused with 403 insufficient_scope.\n   {create}"
+    let inject = call(
+        base,
+        "query",
+        " -H 'X-Crm-User: admin' -H 'Client-IP: 6.6.6.6'",
+        r#"{"query":"SELECT * FROM Invoice;"}"#,
     );
-    let _ = writeln!(
-        t,
-        "\n4. Revoke the token, then call again: 401 invalid_token.\n   curl -s -u {}:{} -d \"token=$TOKEN\" {base}/oauth2/v2.0/revoke.php\n   {query}",
-        r.client_id, r.secret
+    let revoke = format!(
+        "curl -s -u {}:{} -d \"token=$TOKEN\" {base}/oauth2/v2.0/revoke.php",
+        ro.client_id, ro.secret
     );
-    let inject = format!(
-        "curl -s -X POST {base}/restapi/v1/vtews/query -H \"Authorization: Bearer $TOKEN\" \
-         -H 'X-Crm-User: admin' -H 'Client-IP: 6.6.6.6' -H 'Content-Type: application/json' \
-         -d '{{\"query\":\"SELECT * FROM Invoice;\"}}'"
-    );
-    let _ = writeln!(
-        t,
-        "\n5. Try to impersonate someone (get a fresh token first, as in 1): the CRM never sees the\n   injected headers, only the gateway's own X-Crm-User.\n   TOKEN=$({} | {extract})\n   {inject}\n   curl -s http://{crm}/__demo/received",
-        token_cmd(g)
-    );
-    let _ = writeln!(
-        t,
-        "\nAlso: {base}/.well-known/oauth-authorization-server, {base}/gateway/metrics.\n\
+    let (rw_name, ro_name) = (rw.name, ro.name);
+    let (rw_user, ro_user) = (rw.user, ro.user);
+    format!(
+        "\n1. Get a token for {rw_name} (acts as {rw_user}):\n   {}\n   or keep it in a variable:\n   {}\n\
+         \n2. Query invoices with it: only {rw_user}'s invoices come back.\n   {query}\n\
+         \n   The same as {ro_name} (acts as {ro_user}) shows {ro_user}'s invoices instead:\n   {}\n   {query}\n\
+         \n3. {ro_name} is read-only: create is refused with 403 insufficient_scope.\n   {create}\n\
+         \n4. Revoke the token, then call again: 401 invalid_token.\n   {revoke}\n   {query}\n\
+         \n5. Try to impersonate someone (with a fresh token): the CRM never sees the injected\n   \
+         headers, only the gateway's own X-Crm-User.\n   {}\n   {inject}\n   curl -s http://{crm}/__demo/received\n\
+         \nAlso: {base}/.well-known/oauth-authorization-server and {base}/gateway/metrics.\n\
          \"Admin sync\" is bound to an admin user: it gets no token while allow_admin_users = false.\n\
-         Stop with Ctrl-C; the temporary files are removed."
-    );
-    t
+         Stop with Ctrl-C; the temporary files are removed.\n",
+        token_cmd(base, rw),
+        keep_token(base, rw),
+        keep_token(base, ro),
+        keep_token(base, rw),
+    )
 }

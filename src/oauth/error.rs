@@ -118,6 +118,9 @@ impl OAuthError {
             "error_description": sanitize_description(&self.description),
         });
         let mut resp = Response::json(self.status, &body).no_store();
+        if self.status == 405 {
+            resp = resp.header("Allow", "POST");
+        }
         if self.basic_challenge || (self.status == 401 && self.code == ErrorCode::InvalidClient) {
             resp = resp.header(
                 "WWW-Authenticate",

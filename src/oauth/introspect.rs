@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::client_auth;
 use super::error::OAuthError;
-use super::{OAuthRequest, fail, read_form};
+use super::{OAuthRequest, read_form, respond};
 use crate::access;
 use crate::gateway::Gateway;
 use crate::response::Response;
@@ -16,23 +16,11 @@ const ENDPOINT: &str = "introspect";
 
 /// Handles an introspection request.
 pub async fn handle(gw: &Gateway, req: &OAuthRequest<'_>) -> Response {
-    let resp = match run(gw, req).await {
-        Ok(r) => r,
-        Err(e) => fail(ENDPOINT, &e),
-    };
-    let outcome = if resp.status == 200 { "ok" } else { "error" };
-    gw.metrics
-        .oauth_requests
-        .with_label_values(&[ENDPOINT, outcome])
-        .inc();
-    resp
+    respond(gw, ENDPOINT, run(gw, req).await)
 }
 
 async fn run(gw: &Gateway, req: &OAuthRequest<'_>) -> Result<Response, OAuthError> {
-    let form = match read_form(req) {
-        Ok(f) => f,
-        Err(resp) => return Ok(*resp),
-    };
+    let form = read_form(req)?;
     let creds = client_auth::credentials(req, &form)?;
     let app = client_auth::authenticate(gw, creds).await?;
     let token = form

@@ -14,6 +14,7 @@ pub mod token;
 use error::OAuthError;
 use form::Form;
 
+use crate::gateway::Gateway;
 use crate::response::Response;
 
 /// The parts of an HTTP request the OAuth endpoints look at.
@@ -33,33 +34,44 @@ pub struct OAuthRequest<'a> {
 
 /// The checks every POST endpoint shares: POST only (405 otherwise), no parameters in the URI,
 /// a form body, no repeated parameters.
-pub fn read_form(req: &OAuthRequest<'_>) -> Result<Form, Box<Response>> {
+pub fn read_form(req: &OAuthRequest<'_>) -> Result<Form, OAuthError> {
     if req.method != "POST" {
-        let e = OAuthError::invalid_request("use POST").status(405);
-        return Err(Box::new(e.to_response().header("Allow", "POST")));
+        return Err(OAuthError::invalid_request("use POST").status(405));
     }
-    let fail = |msg: &str| Box::new(OAuthError::invalid_request(msg).to_response());
     if req.query.is_some_and(|q| !q.is_empty()) {
-        return Err(fail(
-            "parameters must be sent in the request body, not the URI",
-        ));
+        let msg = "parameters must be sent in the request body, not the URI";
+        return Err(OAuthError::invalid_request(msg));
     }
     if !req.content_type.is_some_and(form::is_form_content_type) {
-        return Err(fail("the body must be application/x-www-form-urlencoded"));
+        let msg = "the body must be application/x-www-form-urlencoded";
+        return Err(OAuthError::invalid_request(msg));
     }
     form::parse(req.body).map_err(|e| match e {
-        form::FormError::Repeated(name) => fail(&format!("parameter {name} is repeated")),
-        form::FormError::NotUtf8 => fail("the body is not valid UTF-8"),
+        form::FormError::Repeated(name) => {
+            OAuthError::invalid_request(format!("parameter {name} is repeated"))
+        }
+        form::FormError::NotUtf8 => OAuthError::invalid_request("the body is not valid UTF-8"),
     })
 }
 
-/// Logs an OAuth error with its reason (never a secret) and turns it into a response.
-pub fn fail(endpoint: &'static str, e: &OAuthError) -> Response {
-    tracing::info!(
-        endpoint,
-        error = e.code.as_str(),
-        reason = %e.detail,
-        "oauth request refused"
-    );
-    e.to_response()
+/// Turns an endpoint's outcome into its response: errors are logged with their reason (never a
+/// secret), and both are counted per endpoint.
+pub fn respond(
+    gw: &Gateway,
+    endpoint: &'static str,
+    outcome: Result<Response, OAuthError>,
+) -> Response {
+    let resp = match outcome {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::info!(endpoint, error = e.code.as_str(), reason = %e.detail, "oauth request refused");
+            e.to_response()
+        }
+    };
+    let label = if resp.status == 200 { "ok" } else { "error" };
+    gw.metrics
+        .oauth_requests
+        .with_label_values(&[endpoint, label])
+        .inc();
+    resp
 }

@@ -3,7 +3,7 @@
 
 use super::client_auth;
 use super::error::{ErrorCode, OAuthError};
-use super::{OAuthRequest, fail, grants, read_form};
+use super::{OAuthRequest, grants, read_form, respond};
 use crate::gateway::Gateway;
 use crate::response::Response;
 
@@ -11,23 +11,11 @@ const ENDPOINT: &str = "token";
 
 /// Handles a token request.
 pub async fn handle(gw: &Gateway, req: &OAuthRequest<'_>) -> Response {
-    let resp = match run(gw, req).await {
-        Ok(r) => r,
-        Err(e) => fail(ENDPOINT, &e),
-    };
-    let outcome = if resp.status == 200 { "ok" } else { "error" };
-    gw.metrics
-        .oauth_requests
-        .with_label_values(&[ENDPOINT, outcome])
-        .inc();
-    resp
+    respond(gw, ENDPOINT, run(gw, req).await)
 }
 
 async fn run(gw: &Gateway, req: &OAuthRequest<'_>) -> Result<Response, OAuthError> {
-    let form = match read_form(req) {
-        Ok(f) => f,
-        Err(resp) => return Ok(*resp),
-    };
+    let form = read_form(req)?;
     let grant_type = form
         .get("grant_type")
         .ok_or_else(|| OAuthError::invalid_request("grant_type is missing"))?;
