@@ -102,3 +102,36 @@ fn check_reports_all_problems_with_file_line_and_key() {
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
     }
 }
+
+#[test]
+fn hash_password_prints_a_verifiable_argon2id_hash() {
+    use argon2::PasswordVerifier;
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crmgate"))
+        .arg("hash-password")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let phc = String::from_utf8(out.stdout).unwrap();
+    let hash = argon2::PasswordHash::new(phc.trim()).unwrap();
+    assert_eq!(hash.algorithm.as_str(), "argon2id");
+    assert!(
+        argon2::Argon2::default()
+            .verify_password(b"correct horse", &hash)
+            .is_ok()
+    );
+    assert!(
+        argon2::Argon2::default()
+            .verify_password(b"correct horse\n", &hash)
+            .is_err()
+    );
+}

@@ -9,6 +9,7 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use common::*;
+use serde_json::json;
 
 const ID: &str = "vte_f0000000000000000001";
 
@@ -100,4 +101,45 @@ fn metrics_count_requests_tokens_and_cache() {
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
+}
+
+#[test]
+fn json_logs_carry_one_access_line_per_proxied_call() {
+    let extra = "[logging]\njson = true\n";
+    let mut h = Harness::start_with(
+        &apps(),
+        Options {
+            extra: extra.into(),
+            ..Options::default()
+        },
+    );
+    let t = h.token(ID, "s");
+    h.query_invoices(&t);
+    h.call("/restapi/v1/vtews/loginpwd", &t, &serde_json::json!({}));
+    h.kill();
+    let lines: Vec<serde_json::Value> = h
+        .log()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let access: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["target"] == "crmgate::access")
+        .collect();
+    assert_eq!(access.len(), 2, "{lines:#?}");
+    let ok = &access[0]["fields"];
+    assert_eq!(ok["client_id"], ID);
+    assert_eq!(ok["user"], "aldo");
+    assert_eq!(ok["op"], "query");
+    assert_eq!(ok["decision"], "allowed");
+    assert_eq!(ok["status"], 200);
+    assert!(ok["request_id"].as_str().unwrap().len() >= 16);
+    assert!(ok["latency_us"].as_u64().is_some());
+    let denied = &access[1]["fields"];
+    assert_eq!(
+        (denied["decision"].clone(), denied["status"].clone()),
+        (json!("denied op"), json!(403))
+    );
+    assert_eq!(denied["user"], "aldo");
+    assert!(!h.log().contains(&t[7..]));
 }

@@ -33,6 +33,8 @@ pub struct Refusal {
     pub reason: &'static str,
     /// Client, when a token was recognised.
     pub client_id: Option<String>,
+    /// User, when the token was resolved to one.
+    pub user: Option<String>,
 }
 
 fn bearer_error(status: u16, error: &str, description: &str, scope: Option<&str>) -> Response {
@@ -57,6 +59,7 @@ fn refuse(status: u16, error: &str, description: &str, reason: &'static str) -> 
         outcome,
         reason,
         client_id: None,
+        user: None,
     }
 }
 
@@ -71,26 +74,35 @@ pub fn non_canonical() -> Refusal {
 }
 
 /// Decides whether `req` (a protected path naming `op`) may go upstream.
-pub fn authorize(gw: &Gateway, req: &RequestHeader, op: Option<String>) -> Result<Permit, Refusal> {
+pub fn authorize(
+    gw: &Gateway,
+    req: &RequestHeader,
+    op: Option<String>,
+) -> Result<Permit, Box<Refusal>> {
     let auth = req.headers.get_all(http::header::AUTHORIZATION);
     let token = match bearer::extract(auth.iter().map(|v| v.as_bytes()), req.uri.query()) {
         Ok(t) => t,
         Err(e @ BearerError::Missing) => {
-            return Err(refuse(401, "invalid_token", e.describe(), "no token"));
+            return Err(Box::new(refuse(
+                401,
+                "invalid_token",
+                e.describe(),
+                "no token",
+            )));
         }
         Err(e) => {
-            return Err(refuse(
+            return Err(Box::new(refuse(
                 400,
                 "invalid_request",
                 e.describe(),
                 "malformed token",
-            ));
+            )));
         }
     };
     let invalid = |reason| refuse(401, "invalid_token", "the access token is invalid", reason);
     let record = match gw.tokens.lookup(token, TokenKind::Access) {
         Ok(Some(r)) => r,
-        Ok(None) => return Err(invalid("unknown, expired or revoked token")),
+        Ok(None) => return Err(Box::new(invalid("unknown, expired or revoked token"))),
         Err(e) => {
             tracing::error!(error = %e, "token store lookup failed");
             let r = refuse(
@@ -99,7 +111,7 @@ pub fn authorize(gw: &Gateway, req: &RequestHeader, op: Option<String>) -> Resul
                 "try again later",
                 "store error",
             );
-            return Err(r);
+            return Err(Box::new(r));
         }
     };
     let grant = {
@@ -107,15 +119,18 @@ pub fn authorize(gw: &Gateway, req: &RequestHeader, op: Option<String>) -> Resul
         let users = gw.directory.users();
         access::resolve(&record, &reg, &users)
     };
-    let grant = grant.map_err(|d| Refusal {
-        client_id: Some(record.client_id.clone()),
-        ..invalid(d.as_str())
+    let grant = grant.map_err(|d| {
+        Box::new(Refusal {
+            client_id: Some(record.client_id.clone()),
+            ..invalid(d.as_str())
+        })
     })?;
     check_operation(gw, grant, op)
 }
 
-fn check_operation(gw: &Gateway, grant: Grant, op: Option<String>) -> Result<Permit, Refusal> {
+fn check_operation(gw: &Gateway, grant: Grant, op: Option<String>) -> Result<Permit, Box<Refusal>> {
     let client_id = Some(grant.app.client_id.clone());
+    let user = Some(grant.user.username.clone());
     let class = op
         .as_deref()
         .map_or(OpClass::Deny, |o| gw.config.proxy.operations.classify(o));
@@ -126,7 +141,11 @@ fn check_operation(gw: &Gateway, grant: Grant, op: Option<String>) -> Result<Per
             "this operation is not available",
             "denied op",
         );
-        return Err(Refusal { client_id, ..r });
+        return Err(Box::new(Refusal {
+            client_id,
+            user,
+            ..r
+        }));
     };
     if !grant.scope.allows(access) {
         let needed = match access {
@@ -136,17 +155,22 @@ fn check_operation(gw: &Gateway, grant: Grant, op: Option<String>) -> Result<Per
         let desc = "the token's scope does not allow this operation";
         let mut r = refuse(403, "insufficient_scope", desc, "scope");
         r.response = bearer_error(403, "insufficient_scope", desc, Some(needed));
-        return Err(Refusal { client_id, ..r });
+        return Err(Box::new(Refusal {
+            client_id,
+            user,
+            ..r
+        }));
     }
     if gw.config.upstream.auth == UpstreamAuth::Basic && grant.user.crm_access_key.is_none() {
         tracing::warn!(user = %grant.user.username, "user has no crm_access_key for upstream basic auth");
         let body = json!({"error": "bad_gateway", "error_description": "the gateway cannot act as this user"});
-        return Err(Refusal {
+        return Err(Box::new(Refusal {
             response: Response::json(502, &body),
             outcome: ProxyOutcome::Error,
             reason: "no crm_access_key",
             client_id,
-        });
+            user,
+        }));
     }
     Ok(Permit {
         grant,

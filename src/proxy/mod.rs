@@ -50,6 +50,8 @@ pub enum Decision {
         reason: &'static str,
         /// Client, if known.
         client_id: Option<String>,
+        /// User, if known.
+        user: Option<String>,
     },
 }
 
@@ -126,7 +128,7 @@ impl ProxyHttp for GatewayProxy {
                 ctx.decision = Decision::Passthrough;
                 return Ok(false);
             }
-            Route::NonCanonical => Err(authorize::non_canonical()),
+            Route::NonCanonical => Err(Box::new(authorize::non_canonical())),
             Route::Protected { op } => authorize::authorize(&self.gw, session.req_header(), op),
         };
         match decided {
@@ -140,6 +142,7 @@ impl ProxyHttp for GatewayProxy {
                 ctx.decision = Decision::Refused {
                     reason: refusal.reason,
                     client_id: refusal.client_id,
+                    user: refusal.user,
                 };
                 self.respond(session, refusal.response).await
             }
@@ -246,9 +249,16 @@ impl ProxyHttp for GatewayProxy {
                 p.op.as_str(),
                 "allowed",
             ),
-            Decision::Refused { reason, client_id } => {
-                (client_id.as_deref().unwrap_or(""), "", "", *reason)
-            }
+            Decision::Refused {
+                reason,
+                client_id,
+                user,
+            } => (
+                client_id.as_deref().unwrap_or(""),
+                user.as_deref().unwrap_or(""),
+                "",
+                *reason,
+            ),
             _ => ("", "", "", "passthrough"),
         };
         tracing::info!(

@@ -41,6 +41,12 @@ impl TokenService {
         &self.clock
     }
 
+    /// The cache in front of the store; a shared backend calls [`TokenCache::invalidate`] on it
+    /// for revocations made by other gateway nodes.
+    pub fn cache(&self) -> &TokenCache {
+        &self.cache
+    }
+
     /// The store behind the cache.
     pub fn store(&self) -> &Arc<dyn TokenStore> {
         &self.store
