@@ -43,6 +43,10 @@ pub struct Built {
 /// Assembles the gateway for `config`, using `clock` for every expiry decision.
 pub fn build(config: Config, clock: SharedClock) -> Result<Built, StartError> {
     let config = Arc::new(config);
+    // pingora retries a busy address forever; an operator wants to hear about it at once.
+    let listen = config.server.listen;
+    std::net::TcpListener::bind(listen)
+        .map_err(|e| StartError::Other(format!("cannot listen on {listen}: {e}")))?;
     let data_dir = &config.server.data_dir;
     std::fs::create_dir_all(data_dir)
         .map_err(|e| StartError::Other(format!("cannot create {}: {e}", data_dir.display())))?;
@@ -71,7 +75,7 @@ pub fn build(config: Config, clock: SharedClock) -> Result<Built, StartError> {
         &server.configuration,
         GatewayProxy::new(gw.clone(), peer),
     );
-    let listen = config.server.listen.to_string();
+    let listen = listen.to_string();
     match &config.server.tls {
         None => proxy.add_tcp(&listen),
         Some((cert, key)) => proxy

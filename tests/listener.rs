@@ -93,3 +93,27 @@ fn a_trusted_proxy_keeps_and_extends_the_forwarded_chain() {
     assert!(got.header_values("x_forwarded_for").is_empty());
     assert!(got.header_values("client-ip").is_empty());
 }
+
+#[test]
+fn a_busy_listen_address_fails_start_up_with_a_clear_message() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\n\n[upstream]\naddress = \"127.0.0.1:9\"\n"
+    );
+    std::fs::write(dir.path().join("crmgate.toml"), config).unwrap();
+    std::fs::write(dir.path().join("apps.toml"), settings(true, false)).unwrap();
+    std::fs::write(dir.path().join("users.toml"), "").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crmgate"))
+        .args(["serve", "--config"])
+        .arg(dir.path().join("crmgate.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{err}"
+    );
+}

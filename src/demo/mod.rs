@@ -31,8 +31,6 @@ fn run_in(listen: SocketAddr, dir: &Path) -> Result<(), String> {
     setup::write(dir, listen, crm.addr(), &users, &apps).map_err(|e| e.to_string())?;
     let config = crate::config::load(&dir.join("crmgate.toml")).map_err(|p| p.to_string())?;
     crate::logging::init(&config.logging.level, config.logging.json);
-    std::net::TcpListener::bind(listen)
-        .map_err(|e| format!("cannot listen on {listen}: {e} (is another gateway running?)"))?;
     let built =
         server::build(config, std::sync::Arc::new(SystemClock)).map_err(|e| e.to_string())?;
     println!("{}", walkthrough::text(listen, crm.addr(), dir, &apps));
