@@ -36,6 +36,12 @@ fn record(module: &str, id: &str, owner: &str, group: Option<&str>, fields: Valu
 
 /// The records every demo CRM starts with.
 pub fn seed() -> Vec<Record> {
+    let mut all = invoices();
+    all.extend(accounts_and_contacts());
+    all
+}
+
+fn invoices() -> Vec<Record> {
     vec![
         record(
             "Invoice",
@@ -72,6 +78,11 @@ pub fn seed() -> Vec<Record> {
             None,
             json!({"invoice_no": "INV-005", "subject": "Hardware server", "total": "5200.00"}),
         ),
+    ]
+}
+
+fn accounts_and_contacts() -> Vec<Record> {
+    vec![
         record(
             "Accounts",
             "11x1",
