@@ -51,6 +51,17 @@ fn check_accepts_the_examples() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok:"));
 }
 
+/// Runs `crmgate check` on `config`, expects exit code 1, returns stderr.
+fn check_fails(config: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_crmgate"))
+        .args(["check", "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn check_reports_all_problems_with_file_line_and_key() {
     let dir = tempfile::tempdir().unwrap();
@@ -70,13 +81,7 @@ fn check_reports_all_problems_with_file_line_and_key() {
          [[apps]]\nclient_id = \"b\"\nname = \"B\"\nclient_type = \"web_app\"\nclient_secret = \"x\"\nscope = \"rest.all\"\nredirect_uris = [\"http://evil.example/cb\"]\nscpoe = 1\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_crmgate"))
-        .args(["check", "--config"])
-        .arg(dir.path().join("crmgate.toml"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = check_fails(&dir.path().join("crmgate.toml"));
     for expected in [
         "crmgate.toml:2: server.listen:",
         "crmgate.toml:6: upstream.auth:",
@@ -86,13 +91,7 @@ fn check_reports_all_problems_with_file_line_and_key() {
     }
     let fixed = "[server]\nlisten = \"127.0.0.1:1\"\n\n[upstream]\naddress = \"127.0.0.1:9\"\n";
     std::fs::write(dir.path().join("crmgate.toml"), fixed).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_crmgate"))
-        .args(["check", "--config"])
-        .arg(dir.path().join("crmgate.toml"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = check_fails(&dir.path().join("crmgate.toml"));
     for expected in [
         "users.toml:5: users[1].username: \"aldo\" appears twice",
         "apps.toml:6: apps[0].scope:",

@@ -109,6 +109,15 @@ pub fn load(path: &Path) -> Result<Config, Problems> {
 }
 
 /// Validates configuration text as if read from `path`.
+///
+/// ```
+/// let p = std::path::Path::new("/etc/crmgate/crmgate.toml");
+/// let c = crmgate::config::parse(p, "[upstream]\naddress = \"crm:443\"\ntls = true\n").unwrap();
+/// assert_eq!(c.server.public_url, "http://127.0.0.1:8080");
+/// assert_eq!(c.upstream.sni, "crm");
+/// let bad = crmgate::config::parse(p, "[server]\npublic_url = \"https://x/gw\"\n").unwrap_err();
+/// assert!(bad.to_string().contains("crmgate.toml:2: server.public_url: must not have a path"));
+/// ```
 pub fn parse(path: &Path, raw: &str) -> Result<Config, Problems> {
     let doc = TomlDoc::parse(&path.display().to_string(), raw)?;
     let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
@@ -261,6 +270,9 @@ fn check_public_url(raw: &str) -> Result<String, String> {
     }
     if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
         return Err("must not carry a query, fragment or user info".into());
+    }
+    if url.path() != "/" {
+        return Err("must not have a path: the gateway serves its endpoints at the root".into());
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
