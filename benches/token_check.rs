@@ -25,6 +25,8 @@ fn record() -> TokenRecord {
         scope: None,
         issued_at: now,
         expires_at: now + 3600,
+        family: None,
+        rotated: None,
     }
 }
 

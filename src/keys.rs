@@ -35,7 +35,19 @@ pub enum KeyError {
 }
 
 /// A 32-byte keyed hash output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Digest(pub [u8; 32]);
 
 impl Digest {

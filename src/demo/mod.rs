@@ -7,8 +7,9 @@ pub mod setup;
 pub mod vtews;
 pub mod walkthrough;
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use crate::clock::SystemClock;
 use crate::server;
@@ -33,7 +34,15 @@ fn run_in(listen: SocketAddr, dir: &Path) -> Result<(), String> {
     crate::logging::init(&config.logging.level, config.logging.json);
     let built =
         server::build(config, std::sync::Arc::new(SystemClock)).map_err(|e| e.to_string())?;
-    println!("{}", walkthrough::text(listen, crm.addr(), dir, &apps));
+    let text = walkthrough::text(listen, crm.addr(), dir, &apps);
+    // Print once the listener accepts, so the first command of the walkthrough works.
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(listen).is_err() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        println!("{text}");
+    });
     built.run(server::unix_signals());
     Ok(())
 }

@@ -208,7 +208,6 @@ async fn verify_assertion(
     let id = gw.keys.jti.hash(once.as_bytes());
     let fresh = gw
         .tokens
-        .store()
         .claim_once(&id, verified.expires_at)
         .await
         .map_err(OAuthError::server)?;

@@ -1,8 +1,11 @@
-//! Durable token state behind a small trait: token records, single-use assertion ids, purging.
+//! Durable token state behind a small trait: namespaced keys, reads, and atomic conditional
+//! batches that are on disk before they are acknowledged. Everything stored expires, and the
+//! backend purges what has expired.
 //!
 //! The sled backend is [`sled_store::SledStore`]; [`cache::TokenCache`] sits in front of any
-//! backend. A backend shared by several gateway nodes must also tell every node's cache about
-//! revocations (see [`cache::TokenCache::invalidate`]).
+//! backend. A backend shared by several gateway nodes must implement [`TokenStore::commit`]
+//! atomically across nodes and tell every node's cache about removed tokens
+//! ([`cache::TokenCache::invalidate`]).
 
 pub mod cache;
 pub mod flusher;
@@ -11,8 +14,6 @@ pub mod sled_store;
 use async_trait::async_trait;
 
 use crate::clock::UnixTime;
-use crate::keys::Digest;
-use crate::token::record::{TokenKey, TokenRecord};
 
 /// A store failure; callers answer 5xx and never acknowledge the write.
 #[derive(Debug, thiserror::Error)]
@@ -28,21 +29,89 @@ pub enum StoreError {
     Flush(String),
 }
 
-/// Durable token state. Every `async` write returns only once it is on disk.
+/// The key spaces of the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Space {
+    /// Token records by keyed hash of the token.
+    Token,
+    /// Single-use client assertion ids.
+    Once,
+    /// Authorization codes by keyed hash of the code.
+    Code,
+    /// Grants (one per authorization) by family id.
+    Grant,
+    /// Family id + token hash: the tokens of each grant.
+    Family,
+    /// Username, client id and family id: the grants of each user.
+    UserGrant,
+}
+
+impl Space {
+    /// The byte that prefixes keys of this space.
+    pub fn tag(self) -> u8 {
+        match self {
+            Space::Token => b't',
+            Space::Once => b'j',
+            Space::Code => b'c',
+            Space::Grant => b'g',
+            Space::Family => b'f',
+            Space::UserGrant => b'u',
+        }
+    }
+}
+
+/// One write of an atomic batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Stores `value` under `key` until `expires_at`, replacing any value.
+    Put {
+        /// Key space.
+        space: Space,
+        /// Key within the space.
+        key: Vec<u8>,
+        /// Value.
+        value: Vec<u8>,
+        /// When the backend may forget it.
+        expires_at: UnixTime,
+    },
+    /// Removes `key`.
+    Delete {
+        /// Key space.
+        space: Space,
+        /// Key within the space.
+        key: Vec<u8>,
+    },
+}
+
+/// A condition of a batch: the current value under a key (`None`: absent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expect {
+    /// Key space.
+    pub space: Space,
+    /// Key within the space.
+    pub key: Vec<u8>,
+    /// The value it must hold now.
+    pub value: Option<Vec<u8>>,
+}
+
+/// Durable token state.
 #[async_trait]
 pub trait TokenStore: Send + Sync + 'static {
-    /// The record stored under `key`, expired or not.
-    fn get(&self, key: &TokenKey) -> Result<Option<TokenRecord>, StoreError>;
+    /// The value under `key`, if present (expired values may linger until purged).
+    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
 
-    /// Stores a record durably.
-    async fn put(&self, key: &TokenKey, record: &TokenRecord) -> Result<(), StoreError>;
+    /// Up to `limit` keys (without the space) and values whose key starts with `prefix`.
+    fn scan(
+        &self,
+        space: Space,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
 
-    /// Removes a record durably; returns what was there.
-    async fn remove(&self, key: &TokenKey) -> Result<Option<TokenRecord>, StoreError>;
+    /// Applies `writes` atomically if every expectation holds, durably before returning
+    /// `Ok(true)`; `Ok(false)` (nothing written) when one does not hold.
+    async fn commit(&self, expect: Vec<Expect>, writes: Vec<Write>) -> Result<bool, StoreError>;
 
-    /// Marks an assertion id as used until `expires_at`, durably. `false` if it was used before.
-    async fn claim_once(&self, id: &Digest, expires_at: UnixTime) -> Result<bool, StoreError>;
-
-    /// Deletes every record and assertion id that expired before `now`; returns how many.
+    /// Deletes every value that expired before `now`; returns how many.
     fn purge_expired(&self, now: UnixTime) -> Result<usize, StoreError>;
 }

@@ -1,24 +1,22 @@
-//! The sled token store: one tree, prefixed keys, atomic batches, group-committed flushes.
+//! The sled token store: one tree, space-tagged keys, atomic batches and transactions,
+//! group-committed flushes.
 //!
-//! Layout: `t` + hash → record (postcard); `j` + hash → expiry of a used assertion id;
-//! `x` + expiry (big endian) + target key → expiry index used by the purge.
+//! Layout: `tag` + key → expiry (8 bytes, big endian) + value; `x` + expiry + tag + key → ()
+//! is the expiry index the purge walks. A value re-put with a later expiry keeps its new expiry:
+//! the purge deletes a value only when its stored expiry is the indexed one.
 
 use std::path::Path;
 
 use async_trait::async_trait;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use super::flusher::Flusher;
-use super::{StoreError, TokenStore};
+use super::{Expect, Space, StoreError, TokenStore, Write};
 use crate::clock::UnixTime;
-use crate::keys::Digest;
-use crate::token::record::{TokenKey, TokenRecord};
 
-const RECORD: u8 = b't';
-const ONCE: u8 = b'j';
 const EXPIRY: u8 = b'x';
 
-/// Token store on a sled database in `data_dir/store`.
+/// Token store on a sled database.
 pub struct SledStore {
     db: sled::Db,
     tree: sled::Tree,
@@ -29,19 +27,107 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-fn key(prefix: u8, digest: &Digest) -> [u8; 33] {
-    let mut k = [0u8; 33];
-    k[0] = prefix;
-    k[1..].copy_from_slice(&digest.0);
+fn full_key(space: Space, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(key.len() + 1);
+    k.push(space.tag());
+    k.extend_from_slice(key);
     k
 }
 
-fn expiry_key(at: UnixTime, target: &[u8; 33]) -> [u8; 42] {
-    let mut k = [0u8; 42];
-    k[0] = EXPIRY;
-    k[1..9].copy_from_slice(&at.to_be_bytes());
-    k[9..].copy_from_slice(target);
+fn expiry_key(at: UnixTime, target: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(target.len() + 9);
+    k.push(EXPIRY);
+    k.extend_from_slice(&at.to_be_bytes());
+    k.extend_from_slice(target);
     k
+}
+
+fn with_expiry(at: UnixTime, value: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(value.len() + 8);
+    v.extend_from_slice(&at.to_be_bytes());
+    v.extend_from_slice(value);
+    v
+}
+
+fn split_expiry(stored: &[u8]) -> Result<(UnixTime, &[u8]), StoreError> {
+    if stored.len() < 8 {
+        return Err(StoreError::Corrupt("value shorter than its expiry".into()));
+    }
+    let (at, value) = stored.split_at(8);
+    let mut b = [0u8; 8];
+    b.copy_from_slice(at);
+    Ok((UnixTime::from_be_bytes(b), value))
+}
+
+/// Why a transaction stopped.
+enum Abort {
+    /// An expectation did not hold.
+    Unmet,
+    /// A stored value was malformed.
+    Corrupt(String),
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<Abort>>;
+
+fn tx_expectations_hold(tx: &TransactionalTree, expect: &[Expect]) -> TxResult<bool> {
+    for e in expect {
+        let current = tx.get(full_key(e.space, &e.key))?;
+        let value = match &current {
+            None => None,
+            Some(stored) => Some(
+                split_expiry(stored)
+                    .map_err(|e| {
+                        ConflictableTransactionError::Abort(Abort::Corrupt(e.to_string()))
+                    })?
+                    .1,
+            ),
+        };
+        if value != e.value.as_deref() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn tx_apply(tx: &TransactionalTree, writes: &[Write]) -> TxResult<()> {
+    for w in writes {
+        match w {
+            Write::Put {
+                space,
+                key,
+                value,
+                expires_at,
+            } => {
+                let k = full_key(*space, key);
+                tx.insert(expiry_key(*expires_at, &k), &[][..])?;
+                tx.insert(k, with_expiry(*expires_at, value))?;
+            }
+            Write::Delete { space, key } => {
+                tx.remove(full_key(*space, key))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn batch_of(writes: &[Write]) -> sled::Batch {
+    let mut batch = sled::Batch::default();
+    for w in writes {
+        match w {
+            Write::Put {
+                space,
+                key,
+                value,
+                expires_at,
+            } => {
+                let k = full_key(*space, key);
+                batch.insert(expiry_key(*expires_at, &k), &[][..]);
+                batch.insert(k, with_expiry(*expires_at, value));
+            }
+            Write::Delete { space, key } => batch.remove(full_key(*space, key)),
+        }
+    }
+    batch
 }
 
 impl SledStore {
@@ -60,9 +146,9 @@ impl SledStore {
         Ok(Self { db, tree, flusher })
     }
 
-    /// Number of token records (expired ones included until purged).
-    pub fn record_count(&self) -> usize {
-        self.tree.scan_prefix([RECORD]).count()
+    /// Number of values in `space` (a full scan of that space).
+    pub fn count(&self, space: Space) -> usize {
+        self.tree.scan_prefix([space.tag()]).count()
     }
 
     /// Flushes everything now (used at shutdown).
@@ -72,73 +158,73 @@ impl SledStore {
             .map(|_| ())
             .map_err(|e| StoreError::Flush(e.to_string()))
     }
+
+    fn transact(&self, expect: &[Expect], writes: &[Write]) -> Result<bool, StoreError> {
+        let result = self.tree.transaction(|tx| {
+            if !tx_expectations_hold(tx, expect)? {
+                return Err(ConflictableTransactionError::Abort(Abort::Unmet));
+            }
+            tx_apply(tx, writes)
+        });
+        match result {
+            Ok(()) => Ok(true),
+            Err(TransactionError::Abort(Abort::Unmet)) => Ok(false),
+            Err(TransactionError::Abort(Abort::Corrupt(e))) => Err(StoreError::Corrupt(e)),
+            Err(TransactionError::Storage(e)) => Err(backend(e)),
+        }
+    }
 }
 
 #[async_trait]
 impl TokenStore for SledStore {
-    fn get(&self, key_: &TokenKey) -> Result<Option<TokenRecord>, StoreError> {
-        match self.tree.get(key(RECORD, key_)).map_err(backend)? {
+    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.tree.get(full_key(space, key)).map_err(backend)? {
             None => Ok(None),
-            Some(bytes) => postcard::from_bytes(&bytes)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt(e.to_string())),
+            Some(stored) => Ok(Some(split_expiry(&stored)?.1.to_vec())),
         }
     }
 
-    async fn put(&self, key_: &TokenKey, record: &TokenRecord) -> Result<(), StoreError> {
-        let value = postcard::to_allocvec(record).map_err(backend)?;
-        let k = key(RECORD, key_);
-        let mut batch = sled::Batch::default();
-        batch.insert(&k[..], value);
-        batch.insert(&expiry_key(record.expires_at, &k)[..], &[][..]);
-        self.tree.apply_batch(batch).map_err(backend)?;
-        self.flusher.sync().await
-    }
-
-    async fn remove(&self, key_: &TokenKey) -> Result<Option<TokenRecord>, StoreError> {
-        let old = self.tree.remove(key(RECORD, key_)).map_err(backend)?;
-        let Some(bytes) = old else {
-            return Ok(None);
-        };
-        self.flusher.sync().await?;
-        postcard::from_bytes(&bytes)
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))
-    }
-
-    async fn claim_once(&self, id: &Digest, expires_at: UnixTime) -> Result<bool, StoreError> {
-        let k = key(ONCE, id);
-        let index = expiry_key(expires_at, &k);
-        let result = self.tree.transaction(|tx| {
-            if tx.get(k)?.is_some() {
-                return Err(ConflictableTransactionError::Abort(()));
-            }
-            tx.insert(&k[..], &expires_at.to_be_bytes()[..])?;
-            tx.insert(&index[..], &[][..])?;
-            Ok(())
-        });
-        match result {
-            Ok(()) => self.flusher.sync().await.map(|()| true),
-            Err(TransactionError::Abort(())) => Ok(false),
-            Err(TransactionError::Storage(e)) => Err(backend(e)),
+    fn scan(
+        &self,
+        space: Space,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.tree.scan_prefix(full_key(space, prefix)).take(limit) {
+            let (k, v) = item.map_err(backend)?;
+            out.push((k[1..].to_vec(), split_expiry(&v)?.1.to_vec()));
         }
+        Ok(out)
+    }
+
+    async fn commit(&self, expect: Vec<Expect>, writes: Vec<Write>) -> Result<bool, StoreError> {
+        if expect.is_empty() {
+            self.tree.apply_batch(batch_of(&writes)).map_err(backend)?;
+        } else if !self.transact(&expect, &writes)? {
+            return Ok(false);
+        }
+        self.flusher.sync().await.map(|()| true)
     }
 
     fn purge_expired(&self, now: UnixTime) -> Result<usize, StoreError> {
         let start = [EXPIRY];
-        let mut end = [0u8; 9];
-        end[0] = EXPIRY;
-        end[1..].copy_from_slice(&now.to_be_bytes());
+        let end = expiry_key(now, &[]);
         let mut purged = 0;
         let mut batch = sled::Batch::default();
-        for item in self.tree.range(&start[..]..&end[..]) {
+        for (seen, item) in self.tree.range(&start[..]..&end[..]).enumerate() {
             let (index, _) = item.map_err(backend)?;
             batch.remove(index.clone());
-            if index.len() == 42 {
-                batch.remove(&index[9..]);
+            if index.len() > 9 {
+                let target = &index[9..];
+                let indexed = &index[1..9];
+                let current = self.tree.get(target).map_err(backend)?;
+                if current.is_some_and(|v| v.len() >= 8 && &v[..8] == indexed) {
+                    batch.remove(target);
+                    purged += 1;
+                }
             }
-            purged += 1;
-            if purged % 1024 == 0 {
+            if seen % 1024 == 1023 {
                 self.tree
                     .apply_batch(std::mem::take(&mut batch))
                     .map_err(backend)?;
@@ -152,40 +238,70 @@ impl TokenStore for SledStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::token::record::TokenKind;
 
-    fn rec(exp: u64) -> TokenRecord {
-        TokenRecord {
-            kind: TokenKind::Access,
-            client_id: "c".into(),
-            user: None,
-            scope: None,
-            issued_at: 1,
-            expires_at: exp,
+    fn put(space: Space, key: &[u8], value: &[u8], at: u64) -> Write {
+        Write::Put {
+            space,
+            key: key.to_vec(),
+            value: value.to_vec(),
+            expires_at: at,
         }
     }
 
     #[tokio::test]
-    async fn put_get_remove_claim_and_purge() {
+    async fn batches_conditions_scans_and_purge() {
         let dir = tempfile::tempdir().unwrap();
         let s = SledStore::open(dir.path()).unwrap();
-        let (a, b) = (Digest([1; 32]), Digest([2; 32]));
-        s.put(&a, &rec(100)).await.unwrap();
-        s.put(&b, &rec(300)).await.unwrap();
-        assert_eq!(s.get(&a).unwrap(), Some(rec(100)));
-        assert_eq!(s.remove(&a).await.unwrap(), Some(rec(100)));
-        assert_eq!(s.remove(&a).await.unwrap(), None);
-        assert!(s.claim_once(&a, 150).await.unwrap());
-        assert!(!s.claim_once(&a, 150).await.unwrap());
-        assert_eq!(s.purge_expired(200).unwrap(), 2);
-        assert_eq!(s.get(&b).unwrap(), Some(rec(300)));
-        assert!(
-            s.claim_once(&a, 400).await.unwrap(),
-            "purged ids are free again"
+        let writes = vec![
+            put(Space::Token, b"a", b"1", 100),
+            put(Space::Token, b"b", b"2", 300),
+        ];
+        assert!(s.commit(vec![], writes).await.unwrap());
+        assert_eq!(s.get(Space::Token, b"a").unwrap(), Some(b"1".to_vec()));
+        assert_eq!(
+            s.get(Space::Code, b"a").unwrap(),
+            None,
+            "spaces are separate"
         );
+        let absent = Expect {
+            space: Space::Once,
+            key: b"j".to_vec(),
+            value: None,
+        };
+        let claim = vec![put(Space::Once, b"j", b"", 150)];
+        assert!(s.commit(vec![absent.clone()], claim.clone()).await.unwrap());
+        assert!(
+            !s.commit(vec![absent], claim).await.unwrap(),
+            "second claim"
+        );
+        let swap = Expect {
+            space: Space::Token,
+            key: b"b".to_vec(),
+            value: Some(b"2".to_vec()),
+        };
+        assert!(
+            s.commit(vec![swap.clone()], vec![put(Space::Token, b"b", b"3", 500)])
+                .await
+                .unwrap()
+        );
+        assert!(
+            !s.commit(vec![swap], vec![]).await.unwrap(),
+            "stale expectation"
+        );
+        assert_eq!(s.scan(Space::Token, b"", 10).unwrap().len(), 2);
+        assert_eq!(
+            s.purge_expired(400).unwrap(),
+            2,
+            "a and j expired; b was re-put until 500"
+        );
+        assert_eq!(s.get(Space::Token, b"b").unwrap(), Some(b"3".to_vec()));
         drop(s);
         let s = SledStore::open(dir.path()).unwrap();
-        assert_eq!(s.get(&b).unwrap(), Some(rec(300)), "survives reopen");
-        assert!(!s.claim_once(&a, 400).await.unwrap());
+        assert_eq!(
+            s.get(Space::Token, b"b").unwrap(),
+            Some(b"3".to_vec()),
+            "survives reopen"
+        );
+        assert_eq!(s.get(Space::Token, b"a").unwrap(), None);
     }
 }

@@ -1,5 +1,12 @@
-//! Tokens: scope type, records and token strings, and the service that issues and checks them.
+//! Tokens: scope type, records and token strings, and the service that issues, checks, rotates
+//! and revokes them, with authorization codes and grants.
 
+pub mod codes;
+pub mod grants;
 pub mod record;
+pub mod refresh;
 pub mod scope;
 pub mod service;
+
+#[cfg(test)]
+mod flow_tests;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
 use crate::keys::Digest;
+use crate::store::StoreError;
 use crate::token::scope::Scope;
 
 /// Prefix of access tokens.
@@ -44,6 +45,27 @@ impl TokenKind {
     }
 }
 
+/// Identifies one grant: an authorization and every token that came from it.
+pub type FamilyId = [u8; 16];
+
+/// A fresh random family id.
+pub fn new_family() -> FamilyId {
+    let mut id = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut id);
+    id
+}
+
+/// What became of a rotated refresh token: when, and the keys of the tokens that replaced it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rotation {
+    /// When it was exchanged.
+    pub at: UnixTime,
+    /// Key of the refresh token issued in exchange.
+    pub refresh: Digest,
+    /// Key of the access token issued in exchange.
+    pub access: Digest,
+}
+
 /// What the store remembers of a token; never the token itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenRecord {
@@ -59,6 +81,30 @@ pub struct TokenRecord {
     pub issued_at: UnixTime,
     /// Expiry time.
     pub expires_at: UnixTime,
+    /// The grant it belongs to (authorization code grants).
+    pub family: Option<FamilyId>,
+    /// Set once a refresh token has been exchanged.
+    pub rotated: Option<Rotation>,
+}
+
+const FORMAT: u8 = 1;
+
+/// Encodes a record for the store: a format byte, then postcard.
+pub fn encode<T: Serialize>(record: &T) -> Vec<u8> {
+    let mut out = vec![FORMAT];
+    // Serialising plain structs into a Vec cannot fail.
+    out.extend(postcard::to_allocvec(record).unwrap_or_default());
+    out
+}
+
+/// Decodes what [`encode`] wrote.
+pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    match bytes.split_first() {
+        Some((&FORMAT, rest)) => {
+            postcard::from_bytes(rest).map_err(|e| StoreError::Corrupt(e.to_string()))
+        }
+        _ => Err(StoreError::Corrupt("unknown record format".into())),
+    }
 }
 
 impl TokenRecord {

@@ -48,6 +48,8 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
         scope: requested,
         issued_at: now,
         expires_at: now + ttl,
+        family: None,
+        rotated: None,
     };
     let token = gw.tokens.issue(record).await.map_err(OAuthError::server)?;
     gw.metrics

@@ -1,0 +1,201 @@
+//! Refresh tokens (RFC 6749 §6, OAuth 2.0 Security BCP §4.14): rotated on every use. Presenting
+//! a rotated token again revokes the whole grant, unless it comes within the configured grace
+//! period after a rotation whose answer the client may have lost; then the tokens of that
+//! rotation are replaced. Each rotation is one atomic commit conditional on the token and grant
+//! being unchanged, so parallel refreshes of one token cannot both succeed.
+
+use super::record::{self, FamilyId, Rotation, TokenKind, TokenRecord};
+use super::service::TokenService;
+use crate::store::{Expect, Space, StoreError, Write};
+use crate::token::scope::Scope;
+
+/// What a refresh asks for.
+pub struct RefreshRequest<'a> {
+    /// The refresh token presented.
+    pub token: &'a str,
+    /// The authenticated client.
+    pub client_id: &'a str,
+    /// A narrower scope for the new access token, if asked.
+    pub scope: Option<Scope>,
+    /// Access token lifetime.
+    pub access_ttl: u64,
+    /// Refresh token lifetime.
+    pub refresh_ttl: u64,
+    /// Seconds after a rotation during which the old token may be presented again.
+    pub grace: u64,
+}
+
+/// The outcome of a refresh.
+#[derive(Debug)]
+pub enum Refreshed {
+    /// New tokens.
+    Issued {
+        /// Access token.
+        access: String,
+        /// The next refresh token.
+        refresh: String,
+        /// Scope of the access token.
+        scope: Scope,
+    },
+    /// Unknown, expired, another client's, or its grant is gone.
+    Invalid(&'static str),
+    /// A wider scope than granted was asked.
+    WiderScope,
+    /// A rotated token came back: the grant has been revoked.
+    Reused,
+}
+
+struct Current {
+    record: TokenRecord,
+    raw: Vec<u8>,
+    family: FamilyId,
+    grant_raw: Vec<u8>,
+}
+
+impl TokenService {
+    /// Exchanges a refresh token for new tokens.
+    pub async fn refresh(&self, req: &RefreshRequest<'_>) -> Result<Refreshed, StoreError> {
+        for _ in 0..3 {
+            let cur = match self.current(req)? {
+                Ok(cur) => cur,
+                Err(outcome) => return Ok(outcome),
+            };
+            let scope = match req.scope {
+                Some(s) if !cur.record.scope.unwrap_or_default().contains(s) => {
+                    return Ok(Refreshed::WiderScope);
+                }
+                Some(s) => s,
+                None => cur.record.scope.unwrap_or_default(),
+            };
+            let now = self.clock().now();
+            if let Some(rot) = cur.record.rotated {
+                if req.grace == 0 || now > rot.at + req.grace {
+                    self.revoke_family(&cur.family).await?;
+                    return Ok(Refreshed::Reused);
+                }
+            }
+            if let Some(issued) = self.rotate(req, &cur, scope).await? {
+                return Ok(issued);
+            }
+        }
+        Ok(Refreshed::Invalid(
+            "the refresh token changed during the exchange",
+        ))
+    }
+
+    fn current(&self, req: &RefreshRequest<'_>) -> Result<Result<Current, Refreshed>, StoreError> {
+        let invalid = |why| Ok(Err(Refreshed::Invalid(why)));
+        if record::kind_of(req.token) != Some(TokenKind::Refresh) {
+            return invalid("not a refresh token");
+        }
+        let Some(raw) = self.store().get(Space::Token, &self.key(req.token).0)? else {
+            return invalid("unknown or revoked refresh token");
+        };
+        let record: TokenRecord = record::decode(&raw)?;
+        if record.kind != TokenKind::Refresh || record.is_expired(self.clock().now()) {
+            return invalid("expired refresh token");
+        }
+        if record.client_id != req.client_id {
+            return invalid("the refresh token belongs to another client");
+        }
+        let Some(family) = record.family else {
+            return invalid("refresh token without a grant");
+        };
+        let Some(grant_raw) = self.store().get(Space::Grant, &family)? else {
+            return invalid("the grant was revoked");
+        };
+        Ok(Ok(Current {
+            record,
+            raw,
+            family,
+            grant_raw,
+        }))
+    }
+
+    async fn rotate(
+        &self,
+        req: &RefreshRequest<'_>,
+        cur: &Current,
+        scope: Scope,
+    ) -> Result<Option<Refreshed>, StoreError> {
+        let now = self.clock().now();
+        let base = TokenRecord {
+            kind: TokenKind::Access,
+            client_id: cur.record.client_id.clone(),
+            user: cur.record.user.clone(),
+            scope: Some(scope),
+            issued_at: now,
+            expires_at: now + req.access_ttl,
+            family: Some(cur.family),
+            rotated: None,
+        };
+        let next_refresh = TokenRecord {
+            kind: TokenKind::Refresh,
+            scope: cur.record.scope,
+            expires_at: now + req.refresh_ttl,
+            ..base.clone()
+        };
+        let access = self.mint(&base);
+        let refresh = self.mint(&next_refresh);
+        let mut old = cur.record.clone();
+        old.rotated = Some(Rotation {
+            at: now,
+            refresh: refresh.key,
+            access: access.key,
+        });
+        let mut writes = vec![Write::Put {
+            space: Space::Token,
+            key: self.key(req.token).0.to_vec(),
+            value: record::encode(&old),
+            expires_at: old.expires_at,
+        }];
+        let replaced = cur
+            .record
+            .rotated
+            .map(|r| [r.refresh, r.access])
+            .unwrap_or_default();
+        for key in cur
+            .record
+            .rotated
+            .iter()
+            .flat_map(|r| [r.refresh, r.access])
+        {
+            writes.push(Write::Delete {
+                space: Space::Token,
+                key: key.0.to_vec(),
+            });
+            let fk = super::service::family_key(&cur.family, &key);
+            writes.push(Write::Delete {
+                space: Space::Family,
+                key: fk,
+            });
+        }
+        let grant: super::grants::GrantRecord = record::decode(&cur.grant_raw)?;
+        writes.extend(grant.writes(&cur.family, refresh.expires_at));
+        writes.extend(access.writes);
+        writes.extend(refresh.writes);
+        let expect = vec![
+            Expect {
+                space: Space::Token,
+                key: self.key(req.token).0.to_vec(),
+                value: Some(cur.raw.clone()),
+            },
+            Expect {
+                space: Space::Grant,
+                key: cur.family.to_vec(),
+                value: Some(cur.grant_raw.clone()),
+            },
+        ];
+        if !self.store().commit(expect, writes).await? {
+            return Ok(None);
+        }
+        if cur.record.rotated.is_some() {
+            self.forget(&replaced);
+        }
+        Ok(Some(Refreshed::Issued {
+            access: access.token,
+            refresh: refresh.token,
+            scope,
+        }))
+    }
+}
