@@ -27,6 +27,8 @@ pub mod paths {
     pub const HEALTHZ: &str = "/gateway/healthz";
     /// Prometheus metrics.
     pub const METRICS: &str = "/gateway/metrics";
+    /// The pages' stylesheet.
+    pub const STYLESHEET: &str = "/gateway/assets/style.css";
 }
 
 /// Absolute URLs of the endpoints, derived from `public_url`.
@@ -34,6 +36,8 @@ pub mod paths {
 pub struct Endpoints {
     /// The issuer identifier (the public URL).
     pub issuer: String,
+    /// Authorization endpoint URL.
+    pub authorize: String,
     /// Token endpoint URL; the `aud` client assertions must carry.
     pub token: String,
     /// Revocation endpoint URL.
@@ -47,6 +51,7 @@ impl Endpoints {
     pub fn new(public_url: &str) -> Self {
         Self {
             issuer: public_url.to_string(),
+            authorize: format!("{public_url}{}", paths::AUTHORIZE),
             token: format!("{public_url}{}", paths::TOKEN),
             revoke: format!("{public_url}{}", paths::REVOKE),
             introspect: format!("{public_url}{}", paths::INTROSPECT),
@@ -70,6 +75,8 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
     /// Endpoint URLs.
     pub endpoints: Endpoints,
+    /// Login page state.
+    pub login: crate::login::Login,
 }
 
 impl Gateway {
@@ -90,7 +97,10 @@ impl Gateway {
             metrics.clone(),
         );
         let endpoints = Endpoints::new(&config.server.public_url);
+        let secure = config.server.public_url.starts_with("https://");
+        let login = crate::login::Login::new(&config.login, secure);
         Self {
+            login,
             config,
             directory,
             tokens,

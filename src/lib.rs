@@ -8,6 +8,7 @@ pub mod demo;
 pub mod gateway;
 pub mod keys;
 pub mod logging;
+pub mod login;
 pub mod metrics;
 pub mod oauth;
 pub mod proxy;

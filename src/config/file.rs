@@ -132,6 +132,9 @@ pub struct TokensFile {
     pub clock_skew: u64,
     /// Seconds between purges of expired records.
     pub purge_interval: u64,
+    /// Seconds after a rotation during which the old refresh token may be presented again
+    /// (a client retrying after a lost response); 0 turns the grace period off.
+    pub refresh_grace_seconds: u64,
 }
 
 impl Default for TokensFile {
@@ -144,6 +147,7 @@ impl Default for TokensFile {
             assertion_max_lifetime: 600,
             clock_skew: 30,
             purge_interval: 60,
+            refresh_grace_seconds: 0,
         }
     }
 }
@@ -208,7 +212,35 @@ impl Default for LoggingFile {
     }
 }
 
+/// `[login]`: the gateway's login page for the authorization code flow.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginFile {
+    /// Seconds a login session lasts.
+    pub session_ttl: u64,
+    /// Failed logins per username before it is throttled (the CRM locks users after 5).
+    pub failures_per_user: u32,
+    /// Failed logins per client address before it is throttled.
+    pub failures_per_ip: u32,
+    /// Seconds a throttle lasts.
+    pub throttle_seconds: u64,
+    /// Seconds an authorization request may wait for login and consent.
+    pub request_ttl: u64,
+}
+
+impl Default for LoginFile {
+    fn default() -> Self {
+        Self {
+            session_ttl: 8 * 3600,
+            failures_per_user: 3,
+            failures_per_ip: 20,
+            throttle_seconds: 300,
+            request_ttl: 600,
+        }
+    }
+}
+
 /// The sections `crmgate.toml` may hold.
 pub const SECTIONS: &[&str] = &[
-    "server", "upstream", "registry", "users", "tokens", "proxy", "limits", "logging",
+    "server", "upstream", "registry", "users", "tokens", "proxy", "limits", "logging", "login",
 ];

@@ -17,7 +17,10 @@ use toml_doc::TomlDoc;
 
 use crate::proxy::route::{OpClass, OperationTable};
 use file::*;
-pub use file::{LimitsFile as Limits, LoggingFile as LoggingConfig, TokensFile as TokenSettings};
+pub use file::{
+    LimitsFile as Limits, LoggingFile as LoggingConfig, LoginFile as LoginSettings,
+    TokensFile as TokenSettings,
+};
 
 /// The validated gateway configuration.
 #[derive(Debug, Clone)]
@@ -40,6 +43,8 @@ pub struct Config {
     pub limits: Limits,
     /// Log level and format.
     pub logging: LoggingConfig,
+    /// Login page sessions and throttling.
+    pub login: LoginSettings,
     /// Things worth telling the operator that do not stop the gateway.
     pub warnings: Vec<String>,
 }
@@ -131,6 +136,7 @@ pub fn parse(path: &Path, raw: &str) -> Result<Config, Problems> {
     let proxy: Option<ProxyFile> = doc.section("proxy", &mut p);
     let limits: Option<LimitsFile> = doc.section("limits", &mut p);
     let logging: Option<LoggingFile> = doc.section("logging", &mut p);
+    let login: Option<LoginFile> = doc.section("login", &mut p);
     let mut warnings = Vec::new();
     let server = server.and_then(|s| validate_server(&doc, s, &base, &mut p, &mut warnings));
     let upstream = upstream.and_then(|u| validate_upstream(&doc, u, &mut p));
@@ -142,7 +148,8 @@ pub fn parse(path: &Path, raw: &str) -> Result<Config, Problems> {
     else {
         return Err(p);
     };
-    let (Some(tokens), Some(proxy), Some(limits), Some(logging)) = (tokens, proxy, limits, logging)
+    let (Some(tokens), Some(proxy), Some(limits), Some(logging), Some(login)) =
+        (tokens, proxy, limits, logging, login)
     else {
         return Err(p);
     };
@@ -156,6 +163,7 @@ pub fn parse(path: &Path, raw: &str) -> Result<Config, Problems> {
         proxy,
         limits,
         logging,
+        login,
         warnings,
     };
     p.into_result(config)

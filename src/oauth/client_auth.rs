@@ -117,19 +117,13 @@ fn assertion_credentials(
     })
 }
 
-/// Verifies the credentials; returns the enabled app they belong to.
+/// Verifies the credentials; returns the app they belong to, enabled or not (each caller
+/// decides what a disabled app may still do).
 pub async fn authenticate(gw: &Gateway, creds: Credentials) -> Result<Arc<App>, OAuthError> {
     let reg = gw.directory.registry_full();
-    let is_basic = matches!(creds, Credentials::Basic(_));
-    let result = match creds {
-        Credentials::Basic(c) => {
-            let ok = check_secret(gw, &reg, &c.client_id, &c.secret)
-                .or_else(|_| check_secret(gw, &reg, &c.client_id, &c.raw_secret));
-            ok.map_err(|e| OAuthError {
-                basic_challenge: true,
-                ..e
-            })
-        }
+    match creds {
+        Credentials::Basic(c) => check_secret(gw, &reg, &c.client_id, &c.secret)
+            .or_else(|_| check_secret(gw, &reg, &c.client_id, &c.raw_secret)),
         Credentials::Post { client_id, secret } => check_secret(gw, &reg, &client_id, &secret),
         Credentials::Assertion {
             assertion,
@@ -142,16 +136,12 @@ pub async fn authenticate(gw: &Gateway, creds: Credentials) -> Result<Arc<App>, 
             )),
             None => Err(OAuthError::invalid_client("unknown client")),
         },
-    };
-    let app = result?;
-    if !app.enabled {
-        let e = OAuthError::invalid_client(format!("client {} is disabled", app.client_id));
-        return Err(OAuthError {
-            basic_challenge: is_basic,
-            ..e
-        });
     }
-    Ok(app)
+}
+
+/// The error for a disabled client that authenticated correctly.
+pub fn disabled(app: &App) -> OAuthError {
+    OAuthError::invalid_client(format!("client {} is disabled", app.client_id))
 }
 
 fn check_secret(

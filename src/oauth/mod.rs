@@ -2,12 +2,14 @@
 //! (already read from the wire) and returns a [`Response`]; no I/O happens here beyond the store.
 
 pub mod assertion;
+pub mod authorize;
 pub mod client_auth;
 pub mod error;
 pub mod form;
 pub mod grants;
 pub mod introspect;
 pub mod metadata;
+pub mod pkce;
 pub mod revoke;
 pub mod token;
 

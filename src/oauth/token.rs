@@ -19,7 +19,10 @@ async fn run(gw: &Gateway, req: &OAuthRequest<'_>) -> Result<Response, OAuthErro
     let grant_type = form
         .get("grant_type")
         .ok_or_else(|| OAuthError::invalid_request("grant_type is missing"))?;
-    if !matches!(grant_type, "client_credentials") {
+    if !matches!(
+        grant_type,
+        "client_credentials" | "authorization_code" | "refresh_token"
+    ) {
         let msg = format!("grant_type {grant_type} is not supported");
         return Err(OAuthError::new(ErrorCode::UnsupportedGrantType, msg));
     }
@@ -29,5 +32,10 @@ async fn run(gw: &Gateway, req: &OAuthRequest<'_>) -> Result<Response, OAuthErro
     }
     let creds = client_auth::credentials(req, &form)?;
     let app = client_auth::authenticate(gw, creds).await?;
-    grants::client_credentials::grant(gw, &app, &form).await
+    match grant_type {
+        "refresh_token" => grants::refresh_token::grant(gw, &app, &form).await,
+        _ if !app.enabled => Err(client_auth::disabled(&app)),
+        "authorization_code" => grants::authorization_code::grant(gw, &app, &form).await,
+        _ => grants::client_credentials::grant(gw, &app, &form).await,
+    }
 }

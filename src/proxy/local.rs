@@ -7,13 +7,21 @@ use serde_json::json;
 
 use super::route::loosely_normalise;
 use crate::gateway::{Gateway, paths};
+use crate::oauth::authorize::AuthRequest;
 use crate::oauth::error::OAuthError;
 use crate::oauth::{self, OAuthRequest};
+
+/// The stylesheet of the gateway's pages, built into the binary.
+const STYLESHEET: &str = include_str!("../../admin-assets/style.css");
 use crate::response::Response;
 
 /// A gateway-owned endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Local {
+    /// Authorization endpoint (login and consent pages).
+    Authorize,
+    /// The pages' stylesheet.
+    Stylesheet,
     /// Token endpoint.
     Token,
     /// Revocation endpoint.
@@ -34,6 +42,8 @@ impl Local {
     /// The name used in logs.
     pub fn name(self) -> &'static str {
         match self {
+            Local::Authorize => "authorize",
+            Local::Stylesheet => "stylesheet",
             Local::Token => "token",
             Local::Revoke => "revoke",
             Local::Introspect => "introspect",
@@ -48,6 +58,8 @@ impl Local {
 /// The local endpoint for `path`, if the gateway owns it.
 pub fn route(path: &str) -> Option<Local> {
     let exact = match path {
+        paths::AUTHORIZE => Some(Local::Authorize),
+        paths::STYLESHEET => Some(Local::Stylesheet),
         paths::TOKEN => Some(Local::Token),
         paths::REVOKE => Some(Local::Revoke),
         paths::INTROSPECT => Some(Local::Introspect),
@@ -69,7 +81,14 @@ pub fn route(path: &str) -> Option<Local> {
 /// Answers a local endpoint.
 pub async fn serve(gw: &Gateway, session: &mut Session, local: Local) -> Response {
     match local {
-        Local::Token | Local::Revoke | Local::Introspect => post(gw, session, local).await,
+        Local::Token | Local::Revoke | Local::Introspect | Local::Authorize => {
+            post(gw, session, local).await
+        }
+        Local::Stylesheet if is_get(session) => {
+            Response::bytes(200, "text/css; charset=utf-8", STYLESHEET)
+                .header("Cache-Control", "max-age=3600")
+                .header("X-Content-Type-Options", "nosniff")
+        }
         Local::Metadata if is_get(session) => oauth::metadata::handle(gw),
         Local::Healthz if is_get(session) => Response::json(200, &json!({"status": "ok"})),
         Local::Metrics if is_get(session) => Response::bytes(
@@ -108,11 +127,39 @@ async fn post(gw: &Gateway, session: &mut Session, local: Local) -> Response {
             .map(|v| v.as_bytes()),
         body: &body,
     };
+    if local == Local::Authorize {
+        return authorize(gw, session, &oauth_req).await;
+    }
     match local {
         Local::Token => oauth::token::handle(gw, &oauth_req).await,
         Local::Revoke => oauth::revoke::handle(gw, &oauth_req).await,
         _ => oauth::introspect::handle(gw, &oauth_req).await,
     }
+}
+
+async fn authorize(gw: &Gateway, session: &Session, r: &OAuthRequest<'_>) -> Response {
+    let headers = &session.req_header().headers;
+    let cookies: Vec<&str> = headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let cookies = cookies.join("; ");
+    let req = AuthRequest {
+        method: r.method,
+        query: r.query,
+        content_type: r.content_type,
+        body: r.body,
+        cookies: &cookies,
+        accept_language: headers
+            .get(http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+        peer: session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip()),
+    };
+    oauth::authorize::handle(gw, &req).await
 }
 
 /// Reads the whole body, refusing with 413 as soon as it is known to exceed `limit`.

@@ -94,6 +94,9 @@ pub struct Expect {
     pub value: Option<Vec<u8>>,
 }
 
+/// Keys (without their space) and values, as a scan returns them.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Durable token state.
 #[async_trait]
 pub trait TokenStore: Send + Sync + 'static {
@@ -101,12 +104,7 @@ pub trait TokenStore: Send + Sync + 'static {
     fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Up to `limit` keys (without the space) and values whose key starts with `prefix`.
-    fn scan(
-        &self,
-        space: Space,
-        prefix: &[u8],
-        limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn scan(&self, space: Space, prefix: &[u8], limit: usize) -> Result<Entries, StoreError>;
 
     /// Applies `writes` atomically if every expectation holds, durably before returning
     /// `Ok(true)`; `Ok(false)` (nothing written) when one does not hold.

@@ -189,7 +189,7 @@ impl TokenStore for SledStore {
         space: Space,
         prefix: &[u8],
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    ) -> Result<super::Entries, StoreError> {
         let mut out = Vec::new();
         for item in self.tree.scan_prefix(full_key(space, prefix)).take(limit) {
             let (k, v) = item.map_err(backend)?;

@@ -68,11 +68,11 @@ impl TokenService {
                 None => cur.record.scope.unwrap_or_default(),
             };
             let now = self.clock().now();
-            if let Some(rot) = cur.record.rotated {
-                if req.grace == 0 || now > rot.at + req.grace {
-                    self.revoke_family(&cur.family).await?;
-                    return Ok(Refreshed::Reused);
-                }
+            if let Some(rot) = cur.record.rotated
+                && (req.grace == 0 || now > rot.at + req.grace)
+            {
+                self.revoke_family(&cur.family).await?;
+                return Ok(Refreshed::Reused);
             }
             if let Some(issued) = self.rotate(req, &cur, scope).await? {
                 return Ok(issued);

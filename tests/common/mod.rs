@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod browser;
 pub mod jwt;
 
 use std::net::{SocketAddr, TcpListener};
@@ -43,14 +44,28 @@ fn users_toml() -> String {
         .map(|u| {
             let groups: Vec<String> = u.groups.iter().map(|g| format!("\"{g}\"")).collect();
             format!(
-                "[[users]]\nusername = \"{}\"\nadmin = {}\ngroups = [{}]\ncrm_access_key = \"{}\"\n\n",
+                "[[users]]\nusername = \"{}\"\npassword_hash = \"{}\"\nadmin = {}\ngroups = [{}]\ncrm_access_key = \"{}\"\n\n",
                 u.username,
+                cheap_hash(&u.password),
                 u.admin,
                 groups.join(", "),
                 u.access_key
             )
         })
         .collect()
+}
+
+/// An argon2id hash with tiny cost parameters, so logins are fast in debug test builds (the
+/// gateway verifies with the parameters stored in the hash).
+pub fn cheap_hash(password: &str) -> String {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let params = argon2::Params::new(64, 1, 1, None).unwrap();
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    argon
+        .hash_password(password.as_bytes(), &salt)
+        .unwrap()
+        .to_string()
 }
 
 /// `[settings]` with the given switches.

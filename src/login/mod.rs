@@ -1,0 +1,76 @@
+//! Logging users in at the gateway (authorization code flow): password checks, sessions,
+//! pending authorization requests, throttling.
+
+pub mod sessions;
+pub mod throttle;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sessions::LoginState;
+use throttle::Throttle;
+
+use crate::config::LoginSettings;
+
+/// The login page's state: sessions, pending requests, throttling.
+pub struct Login {
+    /// Sessions and pending requests.
+    pub state: LoginState,
+    /// Failed-login counters.
+    pub throttle: Throttle,
+    session_ttl: u64,
+    secure: bool,
+}
+
+impl Login {
+    /// Login state per the config; cookies are `Secure` when the public URL is https.
+    pub fn new(s: &LoginSettings, secure: bool) -> Self {
+        Self {
+            state: LoginState::new(
+                Duration::from_secs(s.session_ttl),
+                Duration::from_secs(s.request_ttl),
+            ),
+            throttle: Throttle::new(
+                s.failures_per_user,
+                s.failures_per_ip,
+                Duration::from_secs(s.throttle_seconds),
+            ),
+            session_ttl: s.session_ttl,
+            secure,
+        }
+    }
+
+    /// The `Set-Cookie` value for a new session.
+    pub fn cookie(&self, session: &str) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
+        format!(
+            "{}={session}; Path=/oauth2/; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+            sessions::COOKIE,
+            self.session_ttl
+        )
+    }
+}
+
+use argon2::{Argon2, PasswordHash, PasswordVerifier};
+
+use crate::users::User;
+
+/// Checks `password` against the user's argon2id hash off the async workers (it is slow on
+/// purpose). Users without a hash cannot log in.
+pub async fn password_matches(user: &Arc<User>, password: &str) -> bool {
+    let Some(hash) = user.password_hash.clone() else {
+        return false;
+    };
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash)
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}

@@ -1,0 +1,299 @@
+//! The authorization endpoint (RFC 6749 §3.1, §4.1): `GET` validates the request and shows the
+//! login form or, with a session, the consent screen; `POST` takes the login form or the
+//! decision. Allow issues a code and redirects (303) to the app with `code` and `state`.
+
+pub mod i18n;
+pub mod pages;
+pub mod params;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use i18n::Lang;
+use pages::{ConsentView, FormIds};
+use params::Invalid;
+
+use crate::access::{self, Denied};
+use crate::gateway::Gateway;
+use crate::login::sessions::{COOKIE, Pending, same_secret};
+use crate::oauth::form::{self, Form};
+use crate::registry::App;
+use crate::response::Response;
+use crate::token::codes::CodeRecord;
+use crate::token::record::new_family;
+
+/// The parts of a request the authorization endpoint looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthRequest<'a> {
+    /// Method.
+    pub method: &'a str,
+    /// Raw query string.
+    pub query: Option<&'a str>,
+    /// `Content-Type` value.
+    pub content_type: Option<&'a [u8]>,
+    /// Body.
+    pub body: &'a [u8],
+    /// Every `Cookie` header value, joined with `; `.
+    pub cookies: &'a str,
+    /// `Accept-Language` value.
+    pub accept_language: Option<&'a str>,
+    /// The client's address.
+    pub peer: Option<IpAddr>,
+}
+
+/// Dummy hash checked for unknown usernames, so they take as long as known ones.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$qGsYk+Jk6/sOxoFAvjvTeg$iWpr4hZbqI8ZGwKcOlclBxvLvN3QuYd6sUzdEeNEsFI";
+
+/// Handles the authorization endpoint.
+pub async fn handle(gw: &Gateway, req: &AuthRequest<'_>) -> Response {
+    let lang = Lang::negotiate(req.accept_language);
+    let t = lang.text();
+    match req.method {
+        "GET" | "HEAD" => match form::parse(req.query.unwrap_or_default().as_bytes()) {
+            Ok(f) => start(gw, req, lang, &f),
+            Err(_) => pages::error(lang, 400, t.bad_request, None),
+        },
+        "POST" => {
+            let parsed = req
+                .content_type
+                .filter(|c| form::is_form_content_type(c))
+                .and_then(|_| form::parse(req.body).ok());
+            match parsed {
+                Some(f) => submit(gw, req, lang, &f).await,
+                None => pages::error(lang, 400, t.bad_request, None),
+            }
+        }
+        _ => pages::error(lang, 405, t.bad_request, None).header("Allow", "GET, POST"),
+    }
+}
+
+fn invalid(gw: &Gateway, lang: Lang, e: Invalid) -> Response {
+    match e {
+        Invalid::Page { status, message } => pages::error(lang, status, message, None),
+        Invalid::Redirect {
+            redirect_uri,
+            error,
+            description,
+            state,
+        } => {
+            let mut p = vec![("error", error), ("error_description", description)];
+            if let Some(s) = &state {
+                p.push(("state", s));
+            }
+            let to = params::redirect_with(&redirect_uri, &gw.endpoints.issuer, &p);
+            Response::empty(302)
+                .header("Location", to)
+                .header("Cache-Control", "no-store")
+        }
+    }
+}
+
+fn start(gw: &Gateway, req: &AuthRequest<'_>, lang: Lang, form: &Form) -> Response {
+    let reg = gw.directory.registry_full();
+    let (app, redirect_uri) = match params::client_and_redirect(&reg, form, lang.text()) {
+        Ok(x) => x,
+        Err(e) => return invalid(gw, lang, e),
+    };
+    let pending = match params::validate(&app, redirect_uri, form) {
+        Ok(p) => p,
+        Err(e) => return invalid(gw, lang, e),
+    };
+    let csrf = pending.csrf.clone();
+    let id = gw.login.state.remember(pending.clone());
+    let ids = FormIds {
+        req: &id,
+        csrf: &csrf,
+    };
+    match session_user(gw, req) {
+        Some(user) => consent_or_refusal(gw, lang, &app, &ids, &pending, &user),
+        None => pages::login(lang, &app, &ids, None, 200),
+    }
+}
+
+fn session_user(gw: &Gateway, req: &AuthRequest<'_>) -> Option<Arc<str>> {
+    req.cookies
+        .split(';')
+        .filter_map(|c| c.trim().split_once('='))
+        .filter(|(name, _)| *name == COOKIE)
+        .find_map(|(_, value)| gw.login.state.user(value))
+}
+
+async fn submit(gw: &Gateway, req: &AuthRequest<'_>, lang: Lang, form: &Form) -> Response {
+    let t = lang.text();
+    let (Some(id), Some(csrf)) = (form.get("req"), form.get("csrf")) else {
+        return pages::error(lang, 400, t.bad_request, None);
+    };
+    let Some(pending) = gw.login.state.pending(id) else {
+        return pages::error(lang, 400, t.expired, None);
+    };
+    if !same_secret(csrf, &pending.csrf) {
+        return pages::error(lang, 403, t.forbidden, None);
+    }
+    let reg = gw.directory.registry_full();
+    let app = match reg.app(&pending.client_id) {
+        Some(app) if app.enabled && reg.settings.oauth_enabled => app.clone(),
+        Some(_) => return pages::error(lang, 403, t.app_disabled, None),
+        None => return pages::error(lang, 400, t.unknown_app, None),
+    };
+    let ids = FormIds { req: id, csrf };
+    if let Some(username) = form.get("username") {
+        return login(
+            gw,
+            req,
+            lang,
+            &app,
+            &ids,
+            &pending,
+            username,
+            form.get("password"),
+        )
+        .await;
+    }
+    let Some(user) = session_user(gw, req) else {
+        return pages::login(lang, &app, &ids, None, 401);
+    };
+    match form.get("decision") {
+        Some("allow") => allow(gw, lang, &app, id, &pending, &user).await,
+        Some("deny") => {
+            gw.login.state.finish(id);
+            deny_redirect(gw, &pending)
+        }
+        _ => pages::error(lang, 400, t.bad_request, None),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn login(
+    gw: &Gateway,
+    req: &AuthRequest<'_>,
+    lang: Lang,
+    app: &App,
+    ids: &FormIds<'_>,
+    pending: &Pending,
+    username: &str,
+    password: Option<&str>,
+) -> Response {
+    let t = lang.text();
+    if let Err(wait) = gw.login.throttle.check(username, req.peer) {
+        tracing::warn!(user = username, "login throttled");
+        return pages::login(lang, app, ids, Some(t.throttled), 429)
+            .header("Retry-After", wait.to_string());
+    }
+    let user = gw.directory.users().get(username).cloned();
+    let password = password.unwrap_or_default();
+    let ok = match &user {
+        Some(u) => crate::login::password_matches(u, password).await,
+        None => {
+            let dummy = Arc::new(crate::users::User::dummy(DUMMY_HASH));
+            let _ = crate::login::password_matches(&dummy, password).await;
+            false
+        }
+    };
+    if !ok {
+        gw.login.throttle.failed(username, req.peer);
+        tracing::info!(user = username, "login failed");
+        return pages::login(lang, app, ids, Some(t.bad_login), 401);
+    }
+    gw.login.throttle.succeeded(username);
+    let session = gw.login.state.login(username);
+    tracing::info!(user = username, client_id = %app.client_id, "user logged in");
+    consent_or_refusal(gw, lang, app, ids, pending, username)
+        .header("Set-Cookie", gw.login.cookie(&session))
+}
+
+fn consent_or_refusal(
+    gw: &Gateway,
+    lang: Lang,
+    app: &App,
+    ids: &FormIds<'_>,
+    pending: &Pending,
+    user: &str,
+) -> Response {
+    if let Err(d) = allowed(gw, app, user) {
+        return refusal(gw, lang, pending, d);
+    }
+    let t = lang.text();
+    let view = ConsentView {
+        user,
+        scope_words: t.scope_words(pending.scope),
+        offline: app.offline_access,
+        redirect_origin: &params::origin(&pending.redirect_uri),
+    };
+    pages::consent(lang, app, ids, &view)
+}
+
+fn allowed(gw: &Gateway, app: &App, user: &str) -> Result<(), Denied> {
+    let reg = gw.directory.registry();
+    let users = gw.directory.users();
+    access::user_allowed(app, user, &reg, &users, true).map(|_| ())
+}
+
+fn refusal(gw: &Gateway, lang: Lang, pending: &Pending, d: Denied) -> Response {
+    let t = lang.text();
+    let message = match d {
+        Denied::AdminUser => t.admin_refused,
+        _ => t.not_authorized,
+    };
+    let back = deny_location(gw, pending);
+    pages::error(lang, 403, message, Some(&back))
+}
+
+fn deny_location(gw: &Gateway, pending: &Pending) -> String {
+    let mut p = vec![
+        ("error", "access_denied"),
+        ("error_description", "the user denied access"),
+    ];
+    if let Some(s) = &pending.state {
+        p.push(("state", s));
+    }
+    params::redirect_with(&pending.redirect_uri, &gw.endpoints.issuer, &p)
+}
+
+fn deny_redirect(gw: &Gateway, pending: &Pending) -> Response {
+    Response::empty(303)
+        .header("Location", deny_location(gw, pending))
+        .header("Cache-Control", "no-store")
+}
+
+async fn allow(
+    gw: &Gateway,
+    lang: Lang,
+    app: &App,
+    id: &str,
+    pending: &Pending,
+    user: &str,
+) -> Response {
+    if let Err(d) = allowed(gw, app, user) {
+        return refusal(gw, lang, pending, d);
+    }
+    let now = gw.clock.now();
+    let code = CodeRecord {
+        client_id: app.client_id.clone(),
+        user: user.to_string(),
+        scope: pending.scope,
+        redirect_uri: pending.redirect_given.then(|| pending.redirect_uri.clone()),
+        challenge: pending.challenge.clone(),
+        family: new_family(),
+        offline: app.offline_access,
+        expires_at: now + gw.config.tokens.authorization_code_ttl,
+        used: false,
+        sealed_key: None,
+    };
+    let code = match gw.tokens.issue_code(&code).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot store an authorization code");
+            return pages::error(lang, 503, lang.text().server_error, None);
+        }
+    };
+    gw.login.state.finish(id);
+    tracing::info!(%user, client_id = %app.client_id, "authorization granted");
+    let mut p = vec![("code", code.as_str())];
+    if let Some(s) = &pending.state {
+        p.push(("state", s));
+    }
+    let to = params::redirect_with(&pending.redirect_uri, &gw.endpoints.issuer, &p);
+    Response::empty(303)
+        .header("Location", to)
+        .header("Cache-Control", "no-store")
+}

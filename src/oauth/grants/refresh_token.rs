@@ -1,0 +1,85 @@
+//! The refresh token grant (RFC 6749 §6): only for apps with offline access, only while the app
+//! is enabled and the user may still use it; the token rotates on every use.
+
+use serde_json::json;
+
+use crate::access;
+use crate::gateway::Gateway;
+use crate::oauth::error::{ErrorCode, OAuthError};
+use crate::oauth::form::Form;
+use crate::registry::App;
+use crate::response::Response;
+use crate::token::record::TokenKind;
+use crate::token::refresh::{RefreshRequest, Refreshed};
+use crate::token::scope::Scope;
+
+fn invalid_grant(detail: &str) -> OAuthError {
+    OAuthError::new(ErrorCode::InvalidGrant, "the refresh token is invalid").detail(detail)
+}
+
+/// Exchanges a refresh token for a new access token and a new refresh token.
+pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAuthError> {
+    let token = form
+        .get("refresh_token")
+        .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
+    let scope = match form.get("scope").map(Scope::parse) {
+        None => None,
+        Some(Ok(s)) => s,
+        Some(Err(why)) => return Err(OAuthError::new(ErrorCode::InvalidScope, why)),
+    };
+    if !app.enabled {
+        return Err(invalid_grant("the application is disabled"));
+    }
+    if !app.offline_access {
+        return Err(invalid_grant("the application has no offline access"));
+    }
+    let user = match gw.tokens.peek(token).map_err(OAuthError::server)? {
+        Some(rec) if rec.kind == TokenKind::Refresh => rec.user.unwrap_or_default(),
+        _ => return Err(invalid_grant("unknown refresh token")),
+    };
+    {
+        let reg = gw.directory.registry();
+        let users = gw.directory.users();
+        if let Err(d) = access::user_allowed(app, &user, &reg, &users, true) {
+            return Err(invalid_grant(d.as_str()));
+        }
+    }
+    let t = &gw.config.tokens;
+    let req = RefreshRequest {
+        token,
+        client_id: &app.client_id,
+        scope,
+        access_ttl: t.access_token_ttl,
+        refresh_ttl: t.refresh_token_ttl,
+        grace: t.refresh_grace_seconds,
+    };
+    match gw.tokens.refresh(&req).await.map_err(OAuthError::server)? {
+        Refreshed::Issued {
+            access,
+            refresh,
+            scope,
+        } => {
+            gw.metrics
+                .tokens_issued
+                .with_label_values(&["refresh_token"])
+                .inc();
+            let body = json!({
+                "access_token": access,
+                "token_type": "Bearer",
+                "expires_in": t.access_token_ttl,
+                "scope": scope.as_str(),
+                "refresh_token": refresh,
+            });
+            Ok(Response::json(200, &body).no_store())
+        }
+        Refreshed::WiderScope => {
+            let msg = "the requested scope exceeds the granted one";
+            Err(OAuthError::new(ErrorCode::InvalidScope, msg))
+        }
+        Refreshed::Reused => {
+            tracing::warn!(client_id = %app.client_id, %user, "rotated refresh token reused; its grant was revoked");
+            Err(invalid_grant("refresh token reused after rotation"))
+        }
+        Refreshed::Invalid(why) => Err(invalid_grant(why)),
+    }
+}
