@@ -44,6 +44,7 @@ fn the_printed_walkthrough_works_as_printed() {
     let commands: Vec<&str> = lines
         .iter()
         .map(|l| l.trim())
+        .take_while(|l| !l.starts_with("6."))
         .filter(|l| l.starts_with("curl ") || l.starts_with("TOKEN="))
         .collect();
     assert_eq!(commands.len(), 11, "{lines:#?}");
@@ -95,6 +96,23 @@ fn the_printed_walkthrough_works_as_printed() {
         !headers.contains("admin") && !headers.contains("6.6.6.6"),
         "{headers}"
     );
+    let link = lines
+        .iter()
+        .map(|l| l.trim())
+        .skip_while(|l| !l.starts_with("6."))
+        .find(|l| l.starts_with("http://") && l.contains("/oauth2/v2.0/auth.php"))
+        .unwrap();
+    let tokens = authorize_as_aldo(link, port);
+    let rows = run(&format!(
+        "curl -s -X POST http://127.0.0.1:{port}/restapi/v1/vtews/query -H 'Authorization: Bearer {}' \
+         -H 'Content-Type: application/json' -d '{{\"query\":\"SELECT * FROM Invoice;\"}}'",
+        tokens["access_token"].as_str().unwrap()
+    ));
+    assert!(
+        rows.contains("INV-001") && !rows.contains("INV-003"),
+        "{rows}"
+    );
+    assert!(tokens["refresh_token"].is_string(), "{tokens}");
     Command::new("kill")
         .args(["-INT", &demo.id().to_string()])
         .status()
@@ -108,4 +126,63 @@ fn the_printed_walkthrough_works_as_printed() {
         !std::path::Path::new(&dir).exists(),
         "the temporary folder was left behind"
     );
+}
+
+fn run(script: &str) -> String {
+    let out = Command::new("bash").arg("-c").arg(script).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap() + marker.len();
+    let end = start + html[start..].find('"').unwrap();
+    html_escape::decode_html_entities(&html[start..end]).into_owned()
+}
+
+/// Step 6 as a browser does it: open the link, sign in as aldo, Allow, land on the demo app's
+/// page, and run the exchange command it shows.
+fn authorize_as_aldo(link: &str, port: u16) -> serde_json::Value {
+    let http = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let auth = format!("http://127.0.0.1:{port}/oauth2/v2.0/auth.php");
+    let login = http.get(link).send().unwrap().text().unwrap();
+    let (req, csrf) = (hidden(&login, "req"), hidden(&login, "csrf"));
+    let form = [
+        ("req", req.as_str()),
+        ("csrf", &csrf),
+        ("username", "aldo"),
+        ("password", "aldo-demo"),
+    ];
+    let r = http.post(&auth).form(&form).send().unwrap();
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let consent = r.text().unwrap();
+    assert!(consent.contains("Portale clienti"), "{consent}");
+    let form = [
+        ("req", req.as_str()),
+        ("csrf", &csrf),
+        ("decision", "allow"),
+    ];
+    let r = http
+        .post(&auth)
+        .header("Cookie", cookie)
+        .form(&form)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let location = r.headers()["location"].to_str().unwrap().to_string();
+    let page = http.get(&location).send().unwrap().text().unwrap();
+    let start = page.find("<pre>").unwrap() + 5;
+    let end = page.find("</pre>").unwrap();
+    let command = html_escape::decode_html_entities(&page[start..end]).into_owned();
+    assert!(command.starts_with("curl "), "{page}");
+    serde_json::from_str(&run(&command)).unwrap()
 }

@@ -71,6 +71,7 @@ struct State {
     crm: Crm,
     auth: CrmAuth,
     received: Vec<Received>,
+    callbacks: std::collections::HashMap<String, String>,
 }
 
 /// A running demo CRM; stops when dropped.
@@ -93,6 +94,7 @@ impl DemoCrm {
             crm: Crm::new(users),
             auth,
             received: Vec::new(),
+            callbacks: std::collections::HashMap::new(),
         }));
         let (stop, stopped) = oneshot::channel();
         let shared = state.clone();
@@ -118,6 +120,13 @@ impl DemoCrm {
             .lock()
             .map(|s| s.received.clone())
             .unwrap_or_default()
+    }
+
+    /// Serves `/__demo/callback/<app>`, showing `command` with `{code}` replaced by the code.
+    pub fn set_callback(&self, app: &str, command: &str) {
+        if let Ok(mut s) = self.state.lock() {
+            s.callbacks.insert(app.to_string(), command.to_string());
+        }
     }
 
     /// Forgets the received requests.
@@ -202,6 +211,18 @@ async fn handle(
             &json!({"status": 500, "error": "demo CRM state poisoned"}),
         ));
     };
+    if let Some(app) = parts.uri.path().strip_prefix("/__demo/callback/") {
+        let html = super::callback::page(
+            st.callbacks.get(app).map(String::as_str),
+            parts.uri.query().unwrap_or_default(),
+        );
+        let mut resp = hyper::Response::new(Full::new(Bytes::from(html)));
+        resp.headers_mut().insert(
+            "content-type",
+            hyper::header::HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        return Ok(resp);
+    }
     let (status, value) = dispatch(&mut st, &received);
     if received.uri != "/__demo/received" {
         st.received.push(received);

@@ -1,6 +1,7 @@
 //! The built-in demo: a small vtews look-alike CRM, demo users and apps in a temporary folder,
 //! and the walkthrough `crmgate demo` prints.
 
+pub mod callback;
 pub mod crm;
 pub mod data;
 pub mod setup;
@@ -24,17 +25,24 @@ pub fn run(listen: SocketAddr) -> Result<(), String> {
 }
 
 fn run_in(listen: SocketAddr, dir: &Path) -> Result<(), String> {
-    let users = setup::users();
-    let apps = setup::apps();
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let users = setup::users();
     let crm = crm::DemoCrm::start(loopback, users.clone(), crm::CrmAuth::Basic)
         .map_err(|e| format!("demo CRM: {e}"))?;
-    setup::write(dir, listen, crm.addr(), &users, &apps).map_err(|e| e.to_string())?;
+    let demo = setup::Demo {
+        users,
+        ..setup::Demo::new(crm.addr())
+    };
+    let base = format!("http://{listen}");
+    for app in [&demo.web, &demo.native] {
+        crm.set_callback(app.slug, &walkthrough::exchange_command(&base, app));
+    }
+    setup::write(dir, listen, crm.addr(), &demo).map_err(|e| e.to_string())?;
     let config = crate::config::load(&dir.join("crmgate.toml")).map_err(|p| p.to_string())?;
     crate::logging::init(&config.logging.level, config.logging.json);
     let built =
         server::build(config, std::sync::Arc::new(SystemClock)).map_err(|e| e.to_string())?;
-    let text = walkthrough::text(listen, crm.addr(), dir, &apps);
+    let text = walkthrough::text(listen, crm.addr(), dir, &demo);
     // Print once the listener accepts, so the first command of the walkthrough works.
     std::thread::spawn(move || {
         let deadline = Instant::now() + Duration::from_secs(30);

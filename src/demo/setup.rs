@@ -23,6 +23,74 @@ pub struct DemoApp {
     pub user: &'static str,
 }
 
+/// A demo app users authorize (authorization code flow).
+#[derive(Debug, Clone)]
+pub struct UserApp {
+    /// Display name.
+    pub name: &'static str,
+    /// Path segment of its callback page on the demo CRM.
+    pub slug: &'static str,
+    /// Generated client id.
+    pub client_id: String,
+    /// Secret (web app) or none (native app).
+    pub secret: Option<String>,
+    /// Scope.
+    pub scope: &'static str,
+    /// Its redirect URI: the demo CRM's callback page.
+    pub redirect_uri: String,
+    /// PKCE verifier the walkthrough prints (native app).
+    pub verifier: Option<String>,
+}
+
+impl UserApp {
+    /// The S256 challenge of the verifier.
+    pub fn challenge(&self) -> Option<String> {
+        self.verifier.as_deref().map(crate::oauth::pkce::s256)
+    }
+}
+
+/// Everything the demo registers.
+#[derive(Debug, Clone)]
+pub struct Demo {
+    /// CRM users.
+    pub users: Vec<CrmUser>,
+    /// Service accounts.
+    pub accounts: Vec<DemoApp>,
+    /// A web app with offline access, for aldo and the support group.
+    pub web: UserApp,
+    /// A native app with PKCE, for everyone.
+    pub native: UserApp,
+}
+
+impl Demo {
+    /// Fresh ids and secrets; redirect URIs point at the demo CRM at `crm`.
+    pub fn new(crm: SocketAddr) -> Self {
+        let callback = |slug: &str| format!("http://{crm}/__demo/callback/{slug}");
+        Self {
+            users: users(),
+            accounts: apps(),
+            web: UserApp {
+                name: "Portale clienti",
+                slug: "portale",
+                client_id: client_id(),
+                secret: Some(random_hex(32)),
+                scope: "rest.all.read",
+                redirect_uri: callback("portale"),
+                verifier: None,
+            },
+            native: UserApp {
+                name: "App mobile",
+                slug: "mobile",
+                client_id: client_id(),
+                secret: None,
+                scope: "rest.all",
+                redirect_uri: callback("mobile"),
+                verifier: Some(random_hex(32)),
+            },
+        }
+    }
+}
+
 /// Random lowercase hex of `bytes` bytes.
 pub fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
@@ -75,17 +143,49 @@ pub fn apps() -> Vec<DemoApp> {
 }
 
 /// Writes `crmgate.toml`, `apps.toml` and `users.toml` into `dir`.
-pub fn write(
-    dir: &Path,
-    listen: SocketAddr,
-    crm: SocketAddr,
-    users: &[CrmUser],
-    apps: &[DemoApp],
-) -> std::io::Result<()> {
+pub fn write(dir: &Path, listen: SocketAddr, crm: SocketAddr, demo: &Demo) -> std::io::Result<()> {
     std::fs::write(dir.join("crmgate.toml"), gateway_toml(listen, crm))?;
-    std::fs::write(dir.join("users.toml"), users_toml(users)?)?;
-    std::fs::write(dir.join("apps.toml"), apps_toml(apps))?;
+    std::fs::write(dir.join("users.toml"), users_toml(&demo.users)?)?;
+    let mut apps = apps_toml(&demo.accounts);
+    apps.push_str(&user_apps_toml(demo));
+    std::fs::write(dir.join("apps.toml"), apps)?;
     Ok(())
+}
+
+fn user_apps_toml(demo: &Demo) -> String {
+    let (w, n) = (&demo.web, &demo.native);
+    format!(
+        "
+[[apps]]
+client_id = \"{}\"
+name = \"{}\"
+         description = \"Mostra fatture e contatti nel portale clienti\"
+         client_type = \"web_app\"
+client_secret = \"{}\"
+scope = \"{}\"
+         redirect_uris = [\"{}\"]
+offline_access = true
+all_users = false
+         authorized_users = [\"aldo\"]
+authorized_groups = [\"support\"]
+         
+[[apps]]
+client_id = \"{}\"
+name = \"{}\"
+client_type = \"native_app\"
+         scope = \"{}\"
+redirect_uris = [\"{}\"]
+",
+        w.client_id,
+        w.name,
+        w.secret.as_deref().unwrap_or_default(),
+        w.scope,
+        w.redirect_uri,
+        n.client_id,
+        n.name,
+        n.scope,
+        n.redirect_uri,
+    )
 }
 
 fn gateway_toml(listen: SocketAddr, crm: SocketAddr) -> String {
