@@ -34,6 +34,8 @@ pub enum Local {
     Healthz,
     /// Prometheus text.
     Metrics,
+    /// A CORS preflight answered by the gateway.
+    Preflight,
     /// Under a gateway prefix but nothing here.
     NotFound,
 }
@@ -50,6 +52,7 @@ impl Local {
             Local::Metadata => "metadata",
             Local::Healthz => "healthz",
             Local::Metrics => "metrics",
+            Local::Preflight => "preflight",
             Local::NotFound => "not_found",
         }
     }
@@ -96,7 +99,7 @@ pub async fn serve(gw: &Gateway, session: &mut Session, local: Local) -> Respons
             "text/plain; version=0.0.4",
             Bytes::from(gw.metrics.render()),
         ),
-        Local::NotFound => Response::json(404, &json!({"error": "not_found"})),
+        Local::NotFound | Local::Preflight => Response::json(404, &json!({"error": "not_found"})),
         _ => Response::json(405, &json!({"error": "method_not_allowed"})).header("Allow", "GET"),
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod authorize;
 pub mod bearer;
+pub mod cors;
 pub mod headers;
 pub mod local;
 pub mod route;
@@ -60,6 +61,7 @@ pub struct Ctx {
     start: Instant,
     request_id: String,
     peer: Option<IpAddr>,
+    cors: Option<String>,
     decision: Decision,
     outcome: ProxyOutcome,
 }
@@ -106,6 +108,7 @@ impl ProxyHttp for GatewayProxy {
             start: Instant::now(),
             request_id: format!("{:016x}{n:08x}", self.boot),
             peer: None,
+            cors: None,
             decision: Decision::Pending,
             outcome: ProxyOutcome::Passthrough,
         }
@@ -117,13 +120,30 @@ impl ProxyHttp for GatewayProxy {
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
         let path = session.req_header().uri.path().to_string();
-        if let Some(endpoint) = local::route(&path) {
+        let prefix = &self.gw.config.proxy.protected_prefix;
+        let route = route::route(&path, prefix);
+        let local = local::route(&path);
+        let cors_path = matches!(local, Some(Local::Token | Local::Revoke))
+            || !matches!(route, Route::Unprotected);
+        if cors_path {
+            let origin = session.req_header().headers.get(http::header::ORIGIN);
+            let origin = origin.and_then(|o| o.to_str().ok());
+            ctx.cors = cors::allowed(&self.gw.directory.registry(), origin).map(str::to_string);
+            if session.req_header().method == http::Method::OPTIONS {
+                ctx.decision = Decision::Local(Local::Preflight);
+                return self
+                    .respond(session, cors::preflight(ctx.cors.as_deref()))
+                    .await;
+            }
+        }
+        if let Some(endpoint) = local {
             ctx.decision = Decision::Local(endpoint);
             let resp = local::serve(&self.gw, session, endpoint).await;
-            return self.respond(session, resp).await;
+            return self
+                .respond(session, cors::decorate(resp, ctx.cors.as_deref()))
+                .await;
         }
-        let prefix = &self.gw.config.proxy.protected_prefix;
-        let decided = match route::route(&path, prefix) {
+        let decided = match route {
             Route::Unprotected => {
                 ctx.decision = Decision::Passthrough;
                 return Ok(false);
@@ -144,7 +164,8 @@ impl ProxyHttp for GatewayProxy {
                     client_id: refusal.client_id,
                     user: refusal.user,
                 };
-                self.respond(session, refusal.response).await
+                let resp = cors::decorate(refusal.response, ctx.cors.as_deref());
+                self.respond(session, resp).await
             }
         }
     }
@@ -204,6 +225,18 @@ impl ProxyHttp for GatewayProxy {
             let signature = sign::signature(secret, &fields);
             headers::set(req, names::TIMESTAMP, &timestamp.to_string());
             headers::set(req, names::SIGNATURE, &signature);
+        }
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut pingora::http::ResponseHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        if let Some(origin) = &ctx.cors {
+            cors::decorate_upstream(resp, origin);
         }
         Ok(())
     }

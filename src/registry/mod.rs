@@ -94,6 +94,8 @@ pub struct Registry {
     pub apps: HashMap<String, Arc<App>>,
     /// Client ids in file order.
     pub order: Vec<String>,
+    /// Origins of enabled native apps' redirect URIs: the only ones CORS lets in.
+    pub cors_origins: std::collections::HashSet<String>,
 }
 
 impl Registry {
@@ -148,6 +150,10 @@ pub fn parse(
             let msg = format!("client_id {:?} appears twice", app.client_id);
             check.bad("client_id", msg);
             continue;
+        }
+        if app.client_type == ClientType::NativeApp && app.enabled {
+            reg.cors_origins
+                .extend(app.redirect_uris.iter().filter_map(|u| web_origin(u)));
         }
         reg.order.push(app.client_id.clone());
         reg.apps.insert(app.client_id.clone(), Arc::new(app));
@@ -322,6 +328,12 @@ impl AppCheck<'_, '_> {
             }
         }
     }
+}
+
+/// The origin of an http(s) URI.
+fn web_origin(uri: &str) -> Option<String> {
+    let url = url::Url::parse(uri).ok()?;
+    matches!(url.scheme(), "http" | "https").then(|| url.origin().ascii_serialization())
 }
 
 fn valid_client_id(s: &str) -> bool {
