@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::registry::{App, ClientType, Registry};
-use crate::token::record::TokenRecord;
+use crate::token::record::{FamilyId, TokenRecord};
 use crate::token::scope::Scope;
 use crate::users::{User, Users};
 
@@ -53,8 +53,20 @@ pub struct Grant {
     pub scope: Scope,
 }
 
+/// Finds the user a token or a login names.
+pub trait UserSource {
+    /// The user `name`; `family` is the token's grant, for users that only the grant knows.
+    fn user(&self, name: &str, family: Option<&FamilyId>) -> Option<Arc<User>>;
+}
+
+impl UserSource for Users {
+    fn user(&self, name: &str, _family: Option<&FamilyId>) -> Option<Arc<User>> {
+        self.get(name).cloned()
+    }
+}
+
 /// Resolves `rec` against the current state.
-pub fn resolve(rec: &TokenRecord, reg: &Registry, users: &Users) -> Result<Grant, Denied> {
+pub fn resolve(rec: &TokenRecord, reg: &Registry, users: &dyn UserSource) -> Result<Grant, Denied> {
     if !reg.settings.oauth_enabled {
         return Err(Denied::OAuthDisabled);
     }
@@ -67,29 +79,31 @@ pub fn resolve(rec: &TokenRecord, reg: &Registry, users: &Users) -> Result<Grant
         (None, ClientType::ServiceAccount) => app.user.as_deref().ok_or(Denied::NoUser)?,
         (None, _) => return Err(Denied::NoUser),
     };
-    let user = user_allowed(app, username, reg, users, rec.user.is_some())?;
+    let user = users
+        .user(username, rec.family.as_ref())
+        .ok_or(Denied::UnknownUser)?;
+    user_allowed(app, &user, reg, rec.user.is_some())?;
     let scope = rec.scope.map_or(app.scope, |s| s.intersect(app.scope));
     Ok(Grant {
         app: app.clone(),
-        user: user.clone(),
+        user,
         scope,
     })
 }
 
-/// The user `username` if the app may act as them now.
-pub fn user_allowed<'u>(
+/// Whether the app may act as `user` now: admins only while allowed, and (for users who
+/// authorized the app themselves) only listed users or members of listed groups.
+pub fn user_allowed(
     app: &App,
-    username: &str,
+    user: &User,
     reg: &Registry,
-    users: &'u Users,
     check_authorized: bool,
-) -> Result<&'u Arc<User>, Denied> {
-    let user = users.get(username).ok_or(Denied::UnknownUser)?;
+) -> Result<(), Denied> {
     if user.admin && !reg.settings.allow_admin_users {
         return Err(Denied::AdminUser);
     }
     if check_authorized && !app.all_users {
-        let listed = app.authorized_users.iter().any(|u| *u == user.username);
+        let listed = app.authorized_users.contains(&user.username);
         let in_group = user
             .groups
             .iter()
@@ -98,5 +112,5 @@ pub fn user_allowed<'u>(
             return Err(Denied::UserNotAuthorized);
         }
     }
-    Ok(user)
+    Ok(())
 }

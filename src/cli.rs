@@ -80,7 +80,10 @@ fn serve(path: &Path) -> Result<(), String> {
 pub fn check(path: &Path) -> Result<(), String> {
     let config = config::load(path).map_err(|p| p.to_string())?;
     let hasher = KeyRing::from_master(&[0; 32]).secrets;
-    let users = users::load(&config.users_file);
+    let users = users::load_if(
+        &config.users.file,
+        config.users.backend == config::UsersBackend::Local,
+    );
     let apps = registry::load(
         &config.registry_file,
         &hasher,

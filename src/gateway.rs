@@ -77,6 +77,10 @@ pub struct Gateway {
     pub endpoints: Endpoints,
     /// Login page state.
     pub login: crate::login::Login,
+    /// The CRM as users backend (`users.backend = "upstream"`).
+    pub upstream: Option<crate::users::upstream::UpstreamUsers>,
+    /// Users of upstream grants, opened from the store.
+    pub grant_users: moka::sync::Cache<crate::token::record::FamilyId, Arc<crate::users::User>>,
 }
 
 impl Gateway {
@@ -99,8 +103,26 @@ impl Gateway {
         let endpoints = Endpoints::new(&config.server.public_url);
         let secure = config.server.public_url.starts_with("https://");
         let login = crate::login::Login::new(&config.login, secure);
+        let upstream = (config.users.backend == crate::config::UsersBackend::Upstream)
+            .then(|| {
+                crate::users::upstream::UpstreamUsers::new(
+                    &config.upstream,
+                    keys.secrets.clone(),
+                    std::time::Duration::from_secs(config.users.login_cache_seconds),
+                    std::time::Duration::from_secs(config.login.session_ttl),
+                )
+            })
+            .transpose()
+            .ok()
+            .flatten();
+        let grant_users = moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(std::time::Duration::from_secs(60))
+            .build();
         Self {
             login,
+            upstream,
+            grant_users,
             config,
             directory,
             tokens,

@@ -90,6 +90,56 @@ impl std::fmt::Debug for KeyedHash {
     }
 }
 
+/// Authenticated encryption (XChaCha20-Poly1305, random nonces) of the few secrets the gateway
+/// must be able to read back, such as a user's CRM access key.
+#[derive(Clone)]
+pub struct Sealer {
+    cipher: chacha20poly1305::XChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealer(<key>)")
+    }
+}
+
+impl Sealer {
+    fn new(key: &Digest) -> Self {
+        use chacha20poly1305::KeyInit;
+        Self {
+            cipher: chacha20poly1305::XChaCha20Poly1305::new(&key.0.into()),
+        }
+    }
+
+    /// `nonce || ciphertext` of `plaintext`, bound to `context`.
+    pub fn seal(&self, plaintext: &[u8], context: &[u8]) -> Vec<u8> {
+        use chacha20poly1305::aead::{Aead, AeadCore, Payload};
+        let nonce = chacha20poly1305::XChaCha20Poly1305::generate_nonce(&mut rand::rngs::OsRng);
+        let payload = Payload {
+            msg: plaintext,
+            aad: context,
+        };
+        let mut out = nonce.to_vec();
+        // Encryption of an in-memory buffer cannot fail; an empty result fails to open later.
+        out.extend(self.cipher.encrypt(&nonce, payload).unwrap_or_default());
+        out
+    }
+
+    /// The plaintext of a sealed value, if it is intact and was sealed with `context`.
+    pub fn open(&self, sealed: &[u8], context: &[u8]) -> Option<Vec<u8>> {
+        use chacha20poly1305::aead::{Aead, Payload};
+        if sealed.len() < 24 {
+            return None;
+        }
+        let (nonce, ct) = sealed.split_at(24);
+        let payload = Payload {
+            msg: ct,
+            aad: context,
+        };
+        self.cipher.decrypt(nonce.into(), payload).ok()
+    }
+}
+
 /// The gateway's derived keys.
 #[derive(Clone, Debug)]
 pub struct KeyRing {
@@ -99,6 +149,8 @@ pub struct KeyRing {
     pub secrets: KeyedHash,
     /// Keys single-use assertion ids.
     pub jti: KeyedHash,
+    /// Encrypts secrets kept in the store.
+    pub sealer: Sealer,
 }
 
 impl KeyRing {
@@ -122,6 +174,7 @@ impl KeyRing {
             tokens: derive("crmgate token key v1"),
             secrets: derive("crmgate client secret key v1"),
             jti: derive("crmgate assertion id key v1"),
+            sealer: Sealer::new(&root.hash(b"crmgate seal key v1")),
         }
     }
 }
@@ -161,6 +214,21 @@ mod tests {
             hex,
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn sealed_values_open_only_with_their_context() {
+        let s = KeyRing::from_master(&[9; 32]).sealer;
+        let sealed = s.seal(b"access-key", b"aldo");
+        assert_eq!(
+            s.open(&sealed, b"aldo").as_deref(),
+            Some(&b"access-key"[..])
+        );
+        assert_eq!(s.open(&sealed, b"bruna"), None);
+        let mut tampered = sealed.clone();
+        tampered[30] ^= 1;
+        assert_eq!(s.open(&tampered, b"aldo"), None);
+        assert_ne!(s.seal(b"access-key", b"aldo"), sealed, "nonces are random");
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod logging;
 pub mod login;
 pub mod metrics;
 pub mod oauth;
+pub mod people;
 pub mod proxy;
 pub mod registry;
 pub mod response;

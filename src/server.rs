@@ -51,10 +51,12 @@ pub fn build(config: Config, clock: SharedClock) -> Result<Built, StartError> {
     std::fs::create_dir_all(data_dir)
         .map_err(|e| StartError::Other(format!("cannot create {}: {e}", data_dir.display())))?;
     let keys = KeyRing::load_or_create(data_dir).map_err(|e| StartError::Other(e.to_string()))?;
+    let users_required = config.users.backend == crate::config::UsersBackend::Local;
     let directory = Directory::load(
         &config.registry_file,
-        &config.users_file,
+        &config.users.file,
         keys.secrets.clone(),
+        users_required,
     )?;
     let store = Arc::new(
         SledStore::open(&data_dir.join("store")).map_err(|e| StartError::Other(e.to_string()))?,

@@ -101,8 +101,11 @@ impl Default for RegistryFile {
 pub struct UsersFile {
     /// `local` (the users file) or `upstream` (ask the CRM).
     pub backend: String,
-    /// Path of `users.toml`, relative to this file.
+    /// Path of `users.toml`, relative to this file (optional with `upstream`: it then lists
+    /// only the users service accounts act as).
     pub file: String,
+    /// `upstream`: seconds a successful password check is remembered.
+    pub login_cache_seconds: u64,
 }
 
 impl Default for UsersFile {
@@ -110,6 +113,7 @@ impl Default for UsersFile {
         Self {
             backend: "local".into(),
             file: "users.toml".into(),
+            login_cache_seconds: 60,
         }
     }
 }

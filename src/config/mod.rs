@@ -33,8 +33,8 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     /// Path of `apps.toml`.
     pub registry_file: PathBuf,
-    /// Path of `users.toml`.
-    pub users_file: PathBuf,
+    /// Where users come from.
+    pub users: UsersConfig,
     /// Token lifetimes and cache.
     pub tokens: TokenSettings,
     /// Protected prefix and operation table.
@@ -66,6 +66,26 @@ pub struct ServerConfig {
     pub threads: usize,
     /// Seconds of grace after SIGTERM.
     pub shutdown_grace_seconds: u64,
+}
+
+/// Who checks user passwords.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsersBackend {
+    /// The users file (argon2id hashes).
+    Local,
+    /// The CRM (`loginpwd`); the users file is optional.
+    Upstream,
+}
+
+/// `[users]`, validated.
+#[derive(Debug, Clone)]
+pub struct UsersConfig {
+    /// Backend.
+    pub backend: UsersBackend,
+    /// Path of `users.toml`.
+    pub file: PathBuf,
+    /// Seconds a successful CRM password check is remembered.
+    pub login_cache_seconds: u64,
 }
 
 /// How the gateway acts as the user towards the CRM.
@@ -140,11 +160,11 @@ pub fn parse(path: &Path, raw: &str) -> Result<Config, Problems> {
     let mut warnings = Vec::new();
     let server = server.and_then(|s| validate_server(&doc, s, &base, &mut p, &mut warnings));
     let upstream = upstream.and_then(|u| validate_upstream(&doc, u, &mut p));
-    let users_file = users.and_then(|u| validate_users(&doc, u, &base, &mut p));
+    let users = users.and_then(|u| validate_users(&doc, u, &base, &mut p));
     let tokens = tokens.and_then(|t| validate_tokens(&doc, t, &mut p));
     let proxy = proxy.and_then(|x| validate_proxy(&doc, x, &mut p));
-    let (Some(server), Some(upstream), Some(registry), Some(users_file)) =
-        (server, upstream, registry, users_file)
+    let (Some(server), Some(upstream), Some(registry), Some(users)) =
+        (server, upstream, registry, users)
     else {
         return Err(p);
     };
@@ -158,7 +178,7 @@ pub fn parse(path: &Path, raw: &str) -> Result<Config, Problems> {
         server,
         upstream,
         registry_file: base.join(registry.file),
-        users_file,
+        users,
         tokens,
         proxy,
         limits,
@@ -362,18 +382,26 @@ fn validate_users(
     u: UsersFile,
     base: &Path,
     p: &mut Problems,
-) -> Option<PathBuf> {
-    if u.backend != "local" {
-        let msg = "only the \"local\" backend is available in this version";
-        p.push(
-            doc.file(),
-            at(doc, "users", "backend"),
-            "users.backend",
-            msg,
-        );
-        return None;
-    }
-    Some(base.join(u.file))
+) -> Option<UsersConfig> {
+    let backend = match u.backend.as_str() {
+        "local" => UsersBackend::Local,
+        "upstream" => UsersBackend::Upstream,
+        _ => {
+            let msg = "must be \"local\" or \"upstream\"";
+            p.push(
+                doc.file(),
+                at(doc, "users", "backend"),
+                "users.backend",
+                msg,
+            );
+            return None;
+        }
+    };
+    Some(UsersConfig {
+        backend,
+        file: base.join(u.file),
+        login_cache_seconds: u.login_cache_seconds,
+    })
 }
 
 fn validate_tokens(doc: &TomlDoc<'_>, t: TokensFile, p: &mut Problems) -> Option<TokenSettings> {

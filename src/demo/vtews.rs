@@ -79,6 +79,19 @@ impl Crm {
         let Some(parsed) = parse_query(q) else {
             return err(400, "query not understood; try SELECT * FROM Invoice;");
         };
+        if parsed.module.eq_ignore_ascii_case("Users") {
+            // vtiger shows a non-admin user their own user record.
+            let is_admin = if user.admin { "on" } else { "off" };
+            return ok(json!([{"user_name": user.username, "is_admin": is_admin}]));
+        }
+        if parsed.module.eq_ignore_ascii_case("Groups") {
+            let groups: Vec<Value> = user
+                .groups
+                .iter()
+                .map(|g| json!({"groupname": g}))
+                .collect();
+            return ok(Value::Array(groups));
+        }
         let rows: Vec<Value> = self
             .records
             .iter()

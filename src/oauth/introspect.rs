@@ -38,7 +38,7 @@ async fn run(gw: &Gateway, req: &OAuthRequest<'_>) -> Result<Response, OAuthErro
     }
     let reg = gw.directory.registry();
     let users = gw.directory.users();
-    let Ok(grant) = access::resolve(&rec, &reg, &users) else {
+    let Ok(grant) = access::resolve(&rec, &reg, &gw.token_users(&users)) else {
         return Ok(inactive);
     };
     let mut body = json!({

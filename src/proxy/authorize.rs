@@ -117,7 +117,7 @@ pub fn authorize(
     let grant = {
         let reg = gw.directory.registry();
         let users = gw.directory.users();
-        access::resolve(&record, &reg, &users)
+        access::resolve(&record, &reg, &gw.token_users(&users))
     };
     let grant = grant.map_err(|d| {
         Box::new(Refusal {

@@ -37,14 +37,21 @@ pub struct Directory {
     apps_path: PathBuf,
     users_path: PathBuf,
     hasher: KeyedHash,
+    users_required: bool,
     seen: Mutex<(Fingerprint, Fingerprint)>,
 }
 
 impl Directory {
-    /// Loads both files; any problem stops start-up.
-    pub fn load(apps_path: &Path, users_path: &Path, hasher: KeyedHash) -> Result<Self, Problems> {
+    /// Loads both files (the users file may be absent unless `users_required`); any problem
+    /// stops start-up.
+    pub fn load(
+        apps_path: &Path,
+        users_path: &Path,
+        hasher: KeyedHash,
+        users_required: bool,
+    ) -> Result<Self, Problems> {
         let seen = (fingerprint(apps_path), fingerprint(users_path));
-        let users = users::load(users_path);
+        let users = users::load_if(users_path, users_required);
         let registry = match &users {
             Ok(u) => super::load(apps_path, &hasher, u),
             Err(_) => super::load(apps_path, &hasher, &Users::default()),
@@ -64,6 +71,7 @@ impl Directory {
             apps_path: apps_path.to_path_buf(),
             users_path: users_path.to_path_buf(),
             hasher,
+            users_required,
             seen: Mutex::new(seen),
         })
     }
@@ -107,7 +115,7 @@ impl Directory {
         let mut out = Reload::default();
         let mut problems = Problems::default();
         if users_changed {
-            match users::load(&self.users_path) {
+            match users::load_if(&self.users_path, self.users_required) {
                 Ok(u) => {
                     self.users.store(Arc::new(u));
                     out.users_applied = true;

@@ -43,6 +43,10 @@ pub struct CodeRecord {
     pub used: bool,
     /// Sealed CRM access key (upstream users backend).
     pub sealed_key: Option<Vec<u8>>,
+    /// Administrator, as the CRM said at login (upstream users).
+    pub admin: bool,
+    /// Groups, as the CRM said at login (upstream users).
+    pub groups: Vec<String>,
 }
 
 /// A code as read from the store, with its stored bytes for the atomic redemption.

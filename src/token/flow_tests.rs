@@ -41,6 +41,8 @@ fn code_record(family: FamilyId) -> CodeRecord {
         expires_at: T0 + 60,
         used: false,
         sealed_key: None,
+        admin: false,
+        groups: Vec::new(),
     }
 }
 
@@ -65,6 +67,8 @@ fn grant() -> GrantRecord {
         offline: true,
         created_at: T0,
         sealed_key: None,
+        admin: false,
+        groups: Vec::new(),
     }
 }
 
@@ -91,6 +95,7 @@ fn refresh_req(token: &str, grace: u64) -> RefreshRequest<'_> {
         access_ttl: 3600,
         refresh_ttl: 86400,
         grace,
+        profile: None,
     }
 }
 

@@ -27,6 +27,10 @@ pub struct GrantRecord {
     pub created_at: UnixTime,
     /// The user's CRM access key, encrypted (upstream users backend only).
     pub sealed_key: Option<Vec<u8>>,
+    /// Whether the CRM called the user an administrator (upstream users, last checked).
+    pub admin: bool,
+    /// The user's CRM groups (upstream users, last checked).
+    pub groups: Vec<String>,
 }
 
 impl GrantRecord {

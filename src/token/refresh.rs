@@ -23,6 +23,8 @@ pub struct RefreshRequest<'a> {
     pub refresh_ttl: u64,
     /// Seconds after a rotation during which the old token may be presented again.
     pub grace: u64,
+    /// A fresh administrator flag and groups to keep in the grant (CRM users).
+    pub profile: Option<(bool, Vec<String>)>,
 }
 
 /// The outcome of a refresh.
@@ -170,7 +172,11 @@ impl TokenService {
                 key: fk,
             });
         }
-        let grant: super::grants::GrantRecord = record::decode(&cur.grant_raw)?;
+        let mut grant: super::grants::GrantRecord = record::decode(&cur.grant_raw)?;
+        if let Some((admin, groups)) = &req.profile {
+            grant.admin = *admin;
+            grant.groups = groups.clone();
+        }
         writes.extend(grant.writes(&cur.family, refresh.expires_at));
         writes.extend(access.writes);
         writes.extend(refresh.writes);

@@ -112,6 +112,14 @@ pub fn load(path: &Path) -> Result<Users, Problems> {
     parse(&name, &raw)
 }
 
+/// Reads `users.toml`, or no users at all when `required` is false and the file is absent.
+pub fn load_if(path: &Path, required: bool) -> Result<Users, Problems> {
+    if !required && !path.exists() {
+        return Ok(Users::default());
+    }
+    load(path)
+}
+
 /// Validates users-file text; `file` names it in problems.
 pub fn parse(file: &str, raw: &str) -> Result<Users, Problems> {
     let doc = TomlDoc::parse(file, raw)?;
@@ -198,3 +206,4 @@ mod tests {
         );
     }
 }
+pub mod upstream;

@@ -110,6 +110,8 @@ pub struct Options {
     pub public_url: Option<String>,
     /// Certificate and key PEM: the gateway listens with HTTPS and the client trusts the cert.
     pub tls: Option<(String, String)>,
+    /// Write no users.toml (for the `upstream` users backend).
+    pub no_users_file: bool,
 }
 
 impl Default for Options {
@@ -123,8 +125,20 @@ impl Default for Options {
             server_extra: String::new(),
             public_url: None,
             tls: None,
+            no_users_file: false,
         }
     }
+}
+
+/// True when the gateway answering at `base` is the one configured with that issuer (not some
+/// other process that took the port).
+fn is_our_gateway(http: &Client, base: &str) -> bool {
+    http.get(format!("{base}/.well-known/oauth-authorization-server"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .ok()
+        .and_then(|r| r.json::<Value>().ok())
+        .is_some_and(|v| v["issuer"] == base)
 }
 
 /// A free loopback port (bound, then released).
@@ -160,9 +174,9 @@ impl Harness {
             CrmAuth::Basic
         };
         let crm = DemoCrm::start(SocketAddr::from(([127, 0, 0, 1], 0)), users(), crm_auth).unwrap();
-        let port = free_port();
-        write_config(dir.path(), port, crm.addr(), &opts);
-        std::fs::write(dir.path().join("users.toml"), users_toml()).unwrap();
+        if !opts.no_users_file {
+            std::fs::write(dir.path().join("users.toml"), users_toml()).unwrap();
+        }
         std::fs::write(dir.path().join("apps.toml"), apps).unwrap();
         let mut builder = Client::builder().timeout(Duration::from_secs(20));
         if let Some((cert, _)) = &opts.tls {
@@ -174,13 +188,23 @@ impl Harness {
         let mut h = Self {
             dir,
             crm,
-            port,
-            base: format!("{scheme}://127.0.0.1:{port}"),
+            port: 0,
+            base: String::new(),
             http,
             child: None,
         };
-        h.spawn();
-        h
+        // A free port can be taken by another process before the gateway binds it: retry.
+        for attempt in 0..5 {
+            h.port = free_port();
+            h.base = format!("{scheme}://127.0.0.1:{}", h.port);
+            write_config(h.dir.path(), h.port, h.crm.addr(), &opts);
+            match h.try_spawn() {
+                Ok(()) => return h,
+                Err(log) if attempt < 4 && log.contains("cannot listen") => continue,
+                Err(log) => panic!("gateway did not start: {log}"),
+            }
+        }
+        unreachable!()
     }
 
     /// Path of a file in the config folder.
@@ -189,6 +213,12 @@ impl Harness {
     }
 
     fn spawn(&mut self) {
+        if let Err(log) = self.try_spawn() {
+            panic!("gateway did not start: {log}");
+        }
+    }
+
+    fn try_spawn(&mut self) -> Result<(), String> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -203,26 +233,22 @@ impl Harness {
             .spawn()
             .unwrap();
         self.child = Some(child);
-        self.wait_ready();
+        self.wait_ready()
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
-                panic!("gateway exited with {status}: {}", self.log());
+                self.child = None;
+                return Err(format!("exited with {status}: {}", self.log()));
             }
-            let ok = self
-                .http
-                .get(self.url("/gateway/healthz"))
-                .send()
-                .is_ok_and(|r| r.status() == 200);
-            if ok {
-                return;
+            if is_our_gateway(&self.http, &self.base) {
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("gateway did not become ready: {}", self.log());
+        Err(format!("not ready after 30 s: {}", self.log()))
     }
 
     /// Everything the gateway logged so far.
@@ -394,12 +420,20 @@ impl InProcess {
             CrmAuth::Basic,
         )
         .unwrap();
-        let port = free_port();
-        write_config(dir.path(), port, crm.addr(), &Options::default());
         std::fs::write(dir.path().join("users.toml"), users_toml()).unwrap();
         std::fs::write(dir.path().join("apps.toml"), apps).unwrap();
-        let config = crmgate::config::load(&dir.path().join("crmgate.toml")).unwrap();
-        let built = crmgate::server::build(config, std::sync::Arc::new(clock)).unwrap();
+        let mut attempts = 0;
+        let (port, built) = loop {
+            attempts += 1;
+            let port = free_port();
+            write_config(dir.path(), port, crm.addr(), &Options::default());
+            let config = crmgate::config::load(&dir.path().join("crmgate.toml")).unwrap();
+            match crmgate::server::build(config, std::sync::Arc::new(clock.clone())) {
+                Ok(built) => break (port, built),
+                Err(e) if attempts < 5 && e.to_string().contains("cannot listen") => continue,
+                Err(e) => panic!("in-process gateway: {e}"),
+            }
+        };
         let (trigger, watch) = crmgate::server::shutdown_trigger();
         let thread = std::thread::spawn(move || built.run_until(watch));
         let http = Client::builder()
@@ -408,7 +442,7 @@ impl InProcess {
             .unwrap();
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
-        while http.get(format!("{base}/gateway/healthz")).send().is_err() {
+        while !is_our_gateway(&http, &base) {
             assert!(
                 Instant::now() < deadline,
                 "in-process gateway did not start"

@@ -66,6 +66,8 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
         offline,
         created_at: now,
         sealed_key: rec.sealed_key.clone(),
+        admin: rec.admin,
+        groups: rec.groups.clone(),
     };
     let redeemed = gw
         .tokens
@@ -128,8 +130,18 @@ fn check(gw: &Gateway, app: &App, rec: &CodeRecord, form: &Form) -> Result<(), O
         (None, None) => {}
     }
     let reg = gw.directory.registry();
-    let users = gw.directory.users();
-    access::user_allowed(app, &rec.user, &reg, &users, true)
-        .map(|_| ())
-        .map_err(|d| invalid_grant(d.as_str()))
+    let user = match gw.directory.users().get(&rec.user) {
+        Some(local) => local.clone(),
+        None if rec.sealed_key.is_some() => std::sync::Arc::new(crate::users::User {
+            admin: rec.admin,
+            groups: rec.groups.clone(),
+            ..crate::users::User::dummy("")
+        }),
+        None => return Err(invalid_grant("the user no longer exists")),
+    };
+    let user = crate::users::User {
+        username: rec.user.clone(),
+        ..(*user).clone()
+    };
+    access::user_allowed(app, &user, &reg, true).map_err(|d| invalid_grant(d.as_str()))
 }

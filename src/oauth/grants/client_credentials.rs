@@ -30,7 +30,11 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
     let reg = gw.directory.registry_full();
     let users = gw.directory.users_full();
     let username = app.user.as_deref().unwrap_or_default();
-    if let Err(denied) = access::user_allowed(app, username, &reg, &users, false) {
+    let allowed = users
+        .get(username)
+        .ok_or(Denied::UnknownUser)
+        .and_then(|u| access::user_allowed(app, u, &reg, false));
+    if let Err(denied) = allowed {
         let msg = match denied {
             Denied::AdminUser => {
                 "the bound user is an administrator and admin users are not allowed"

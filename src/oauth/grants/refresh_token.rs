@@ -3,15 +3,18 @@
 
 use serde_json::json;
 
+use std::sync::Arc;
+
 use crate::access;
 use crate::gateway::Gateway;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::form::Form;
 use crate::registry::App;
 use crate::response::Response;
-use crate::token::record::TokenKind;
+use crate::token::record::{FamilyId, TokenKind};
 use crate::token::refresh::{RefreshRequest, Refreshed};
 use crate::token::scope::Scope;
+use crate::users::User;
 
 fn invalid_grant(detail: &str) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidGrant, "the refresh token is invalid").detail(detail)
@@ -33,16 +36,14 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
     if !app.offline_access {
         return Err(invalid_grant("the application has no offline access"));
     }
-    let user = match gw.tokens.peek(token).map_err(OAuthError::server)? {
-        Some(rec) if rec.kind == TokenKind::Refresh => rec.user.unwrap_or_default(),
+    let (user, family) = match gw.tokens.peek(token).map_err(OAuthError::server)? {
+        Some(rec) if rec.kind == TokenKind::Refresh => (rec.user.unwrap_or_default(), rec.family),
         _ => return Err(invalid_grant("unknown refresh token")),
     };
-    {
-        let reg = gw.directory.registry();
-        let users = gw.directory.users();
-        if let Err(d) = access::user_allowed(app, &user, &reg, &users, true) {
-            return Err(invalid_grant(d.as_str()));
-        }
+    let profile = current_user(gw, &user, family.as_ref()).await?;
+    let reg = gw.directory.registry_full();
+    if let Err(d) = access::user_allowed(app, &profile, &reg, true) {
+        return Err(invalid_grant(d.as_str()));
     }
     let t = &gw.config.tokens;
     let req = RefreshRequest {
@@ -52,6 +53,9 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
         access_ttl: t.access_token_ttl,
         refresh_ttl: t.refresh_token_ttl,
         grace: t.refresh_grace_seconds,
+        profile: gw
+            .is_upstream_user(&user)
+            .then(|| (profile.admin, profile.groups.clone())),
     };
     match gw.tokens.refresh(&req).await.map_err(OAuthError::server)? {
         Refreshed::Issued {
@@ -81,5 +85,34 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
             Err(invalid_grant("refresh token reused after rotation"))
         }
         Refreshed::Invalid(why) => Err(invalid_grant(why)),
+    }
+}
+
+/// The user as they are now: the users file, or for CRM users a fresh look at the CRM with the
+/// access key their grant keeps (a key the CRM no longer accepts ends the grant).
+async fn current_user(
+    gw: &Gateway,
+    user: &str,
+    family: Option<&FamilyId>,
+) -> Result<Arc<User>, OAuthError> {
+    if let Some(local) = gw.directory.users().get(user) {
+        return Ok(local.clone());
+    }
+    let (Some(upstream), Some(family)) = (&gw.upstream, family) else {
+        return Err(invalid_grant("the user no longer exists"));
+    };
+    let grant = gw.tokens.grant(family).map_err(OAuthError::server)?;
+    let Some(known) = grant.as_ref().and_then(|g| gw.user_from_grant(g)) else {
+        return Err(invalid_grant("the grant was revoked"));
+    };
+    let key = known.crm_access_key.clone().unwrap_or_default();
+    match upstream.profile(user, &key).await {
+        Ok(Some(fresh)) => Ok(fresh),
+        Ok(None) => Err(invalid_grant(
+            "the CRM no longer accepts the user's access key",
+        )),
+        Err(e) => {
+            Err(OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again later").detail(e))
+        }
     }
 }
