@@ -13,9 +13,11 @@ pub fn handle(gw: &Gateway) -> Response {
         "client_secret_basic",
         "client_secret_post",
         "private_key_jwt",
+        "none",
     ];
     let body = json!({
         "issuer": e.issuer,
+        "authorization_endpoint": e.authorize,
         "token_endpoint": e.token,
         "revocation_endpoint": e.revoke,
         "introspection_endpoint": e.introspect,
