@@ -232,7 +232,10 @@ fn metadata_names_the_endpoints() {
     assert_eq!(v["issuer"], h.base);
     assert_eq!(v["token_endpoint"], h.token_url());
     assert_eq!(v["authorization_endpoint"], h.url("/oauth2/v2.0/auth.php"));
-    assert_eq!(v["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert_eq!(
+        v["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
     assert_eq!(v["response_types_supported"], serde_json::json!(["code"]));
     assert_eq!(v["revocation_endpoint"], h.url("/oauth2/v2.0/revoke.php"));
     assert_eq!(

@@ -137,7 +137,11 @@ fn users_file_edits_apply_too() {
     let users = std::fs::read_to_string(h.path("users.toml")).unwrap();
     let at = users.find("username = \"aldo\"").unwrap();
     let admin = at + users[at..].find("admin = false").unwrap();
-    let promoted = format!("{}admin = true{}", &users[..admin], &users[admin + "admin = false".len()..]);
+    let promoted = format!(
+        "{}admin = true{}",
+        &users[..admin],
+        &users[admin + "admin = false".len()..]
+    );
     assert_ne!(users, promoted);
     std::fs::write(h.path("users.toml"), promoted).unwrap();
     h.eventually("aldo is now an admin", || {

@@ -70,11 +70,14 @@ impl TokenService {
                 None => cur.record.scope.unwrap_or_default(),
             };
             let now = self.clock().now();
-            if let Some(rot) = cur.record.rotated
-                && (req.grace == 0 || now > rot.at + req.grace)
-            {
-                self.revoke_family(&cur.family).await?;
-                return Ok(Refreshed::Reused);
+            if let Some(rot) = cur.record.rotated {
+                let in_grace = req.grace > 0 && now <= rot.at + req.grace;
+                // A retry is only a retry while its successor is untouched; a used successor
+                // means two parties hold the grant.
+                if !in_grace || self.successor_unused(&rot)?.is_none() {
+                    self.revoke_family(&cur.family).await?;
+                    return Ok(Refreshed::Reused);
+                }
             }
             if let Some(issued) = self.rotate(req, &cur, scope).await? {
                 return Ok(issued);
@@ -83,6 +86,15 @@ impl TokenService {
         Ok(Refreshed::Invalid(
             "the refresh token changed during the exchange",
         ))
+    }
+
+    /// The stored bytes of the refresh token a rotation issued, if it still exists unrotated.
+    fn successor_unused(&self, rot: &Rotation) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(raw) = self.store().get(Space::Token, &rot.refresh.0)? else {
+            return Ok(None);
+        };
+        let successor: TokenRecord = record::decode(&raw)?;
+        Ok(successor.rotated.is_none().then_some(raw))
     }
 
     fn current(&self, req: &RefreshRequest<'_>) -> Result<Result<Current, Refreshed>, StoreError> {
@@ -180,7 +192,7 @@ impl TokenService {
         writes.extend(grant.writes(&cur.family, refresh.expires_at));
         writes.extend(access.writes);
         writes.extend(refresh.writes);
-        let expect = vec![
+        let mut expect = vec![
             Expect {
                 space: Space::Token,
                 key: self.key(req.token).0.to_vec(),
@@ -192,6 +204,17 @@ impl TokenService {
                 value: Some(cur.grant_raw.clone()),
             },
         ];
+        if let Some(rot) = &cur.record.rotated {
+            // The successor being replaced must still be unused when the commit lands.
+            let Some(successor) = self.successor_unused(rot)? else {
+                return Ok(None);
+            };
+            expect.push(Expect {
+                space: Space::Token,
+                key: rot.refresh.0.to_vec(),
+                value: Some(successor),
+            });
+        }
         if !self.store().commit(expect, writes).await? {
             return Ok(None);
         }

@@ -120,8 +120,11 @@ fn session_user(gw: &Gateway, req: &AuthRequest<'_>) -> Option<Arc<str>> {
 
 async fn submit(gw: &Gateway, req: &AuthRequest<'_>, lang: Lang, form: &Form) -> Response {
     let t = lang.text();
-    let (Some(id), Some(csrf)) = (form.get("req"), form.get("csrf")) else {
+    let Some(id) = form.get("req") else {
         return pages::error(lang, 400, t.bad_request, None);
+    };
+    let Some(csrf) = form.get("csrf") else {
+        return pages::error(lang, 403, t.forbidden, None);
     };
     let Some(pending) = gw.login.state.pending(id) else {
         return pages::error(lang, 400, t.expired, None);
