@@ -158,22 +158,45 @@ impl BackgroundService for Reloader {
     }
 }
 
-/// Purges expired records so the store stays bounded.
+/// Purges expired records so the store stays bounded, and recounts token status per app at
+/// start-up and every ten minutes (incremental counts in between).
 struct Sweeper(Arc<Gateway>);
+
+/// Seconds between full recounts of token status.
+const CENSUS_PERIOD: u64 = 600;
+
+impl Sweeper {
+    async fn census(&self) {
+        let gw = self.0.clone();
+        match tokio::task::spawn_blocking(move || gw.tokens.census()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "token census failed"),
+            Err(e) => tracing::error!(error = %e, "token census task failed"),
+        }
+    }
+
+    fn purge(&self) {
+        match self.0.tokens.purge_expired() {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(purged = n, "expired records purged"),
+            Err(e) => tracing::error!(error = %e, "purge failed"),
+        }
+    }
+}
 
 #[async_trait]
 impl BackgroundService for Sweeper {
     async fn start(&self, mut shutdown: ShutdownWatch) {
+        self.census().await;
         let period = Duration::from_secs(self.0.config.tokens.purge_interval);
-        let mut tick = tokio::time::interval(period);
+        let mut purge = tokio::time::interval(period);
+        let mut census = tokio::time::interval(Duration::from_secs(CENSUS_PERIOD));
+        census.tick().await;
         loop {
             tokio::select! {
                 _ = shutdown.changed() => return,
-                _ = tick.tick() => match self.0.tokens.purge_expired() {
-                    Ok(0) => {}
-                    Ok(n) => tracing::debug!(purged = n, "expired records purged"),
-                    Err(e) => tracing::error!(error = %e, "purge failed"),
-                },
+                _ = purge.tick() => self.purge(),
+                _ = census.tick() => self.census().await,
             }
         }
     }

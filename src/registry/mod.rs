@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config::Problems;
+use crate::config::secret::SecretFile;
 use crate::config::toml_doc::{Node, TomlDoc};
 use crate::keys::{Digest, KeyedHash};
 use crate::token::scope::Scope;
@@ -67,6 +68,10 @@ pub struct App {
     pub client_type: ClientType,
     /// Token endpoint authentication.
     pub auth: ClientAuth,
+    /// How the secret is written in the file (to show it to users allowed to see it).
+    pub client_secret: Option<SecretFile>,
+    /// The public key as written (PEM), for `signed_jwt` apps.
+    pub jwt_public_key_pem: Option<String>,
     /// The most the app may be granted.
     pub scope: Scope,
     /// Bound CRM user (service accounts).
@@ -96,6 +101,17 @@ pub struct Registry {
     pub order: Vec<String>,
     /// Origins of enabled native apps' redirect URIs: the only ones CORS lets in.
     pub cors_origins: std::collections::HashSet<String>,
+    /// The version of the file it was read from (the admin API's `ETag`).
+    pub version: String,
+}
+
+/// The version of an apps file's text: the first 16 bytes of its SHA-256, in hex.
+pub fn version_of(text: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(text.as_bytes())[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Registry {
@@ -130,6 +146,7 @@ pub fn parse(
         .unwrap_or_default();
     let mut reg = Registry {
         settings,
+        version: version_of(raw),
         ..Registry::default()
     };
     for (i, node) in doc.entries("apps", &mut p).into_iter().enumerate() {
@@ -221,6 +238,11 @@ impl AppCheck<'_, '_> {
             icon: a.icon.map(|i| base.join(i)),
             client_type: client_type?,
             auth: auth?,
+            client_secret: a.client_secret,
+            jwt_public_key_pem: match a.jwt_public_key {
+                Some(JwtKeyFile::Pem(pem)) => Some(pem),
+                _ => None,
+            },
             scope: scope?,
             user: a.user,
             redirect_uris: a.redirect_uris,
@@ -274,8 +296,12 @@ impl AppCheck<'_, '_> {
             self.bad("client_secret", "is required for this client type");
             return None;
         };
-        match secret.resolve() {
-            Ok(s) => Some(ClientAuth::Secret(hasher.hash(s.as_bytes()))),
+        let digest = match secret {
+            SecretFile::Hashed { hash, .. } => parse_hash(hash),
+            other => other.resolve().map(|s| hasher.hash(s.as_bytes())),
+        };
+        match digest {
+            Ok(d) => Some(ClientAuth::Secret(d)),
             Err(msg) => {
                 self.bad("client_secret", msg);
                 None
@@ -334,6 +360,20 @@ impl AppCheck<'_, '_> {
 fn web_origin(uri: &str) -> Option<String> {
     let url = url::Url::parse(uri).ok()?;
     matches!(url.scheme(), "http" | "https").then(|| url.origin().ascii_serialization())
+}
+
+/// The digest of a `hmac-sha256:<base64url>` hash.
+fn parse_hash(hash: &str) -> Result<Digest, String> {
+    use base64::Engine;
+    let b64 = hash
+        .strip_prefix(crate::config::secret::HASH_PREFIX)
+        .unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(b64)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .map(Digest)
+        .ok_or_else(|| "hash must be hmac-sha256: and 32 bytes of base64url".to_string())
 }
 
 fn valid_client_id(s: &str) -> bool {

@@ -44,6 +44,10 @@ pub enum Space {
     Family,
     /// Username, client id and family id: the grants of each user.
     UserGrant,
+    /// Client id and token hash → expiry and kind: the tokens of each client.
+    ClientToken,
+    /// Client id and family id: the grants of each client.
+    ClientGrant,
 }
 
 impl Space {
@@ -56,6 +60,8 @@ impl Space {
             Space::Grant => b'g',
             Space::Family => b'f',
             Space::UserGrant => b'u',
+            Space::ClientToken => b'k',
+            Space::ClientGrant => b'a',
         }
     }
 }

@@ -135,6 +135,7 @@ impl TokenService {
             value: record::encode(&used),
             expires_at: used.expires_at + REPLAY_MEMORY,
         }];
+        let access_record = access;
         let access = self.mint(access);
         let refresh = refresh.map(|r| self.mint(r));
         let grant_expiry = refresh.as_ref().map_or(access.expires_at, |r| r.expires_at);
@@ -147,6 +148,7 @@ impl TokenService {
         if !self.store().commit(vec![expect], writes).await? {
             return Ok(Redeemed::Spent);
         }
+        self.counted(&[access_record]);
         Ok(Redeemed::Issued {
             access: access.token,
             refresh: refresh_token,

@@ -43,6 +43,13 @@ impl GrantRecord {
         k
     }
 
+    /// Key of this grant in the per-client index: client and family.
+    pub fn client_key(&self, family: &FamilyId) -> Vec<u8> {
+        let mut k = super::service::client_prefix(&self.client_id);
+        k.extend_from_slice(family);
+        k
+    }
+
     /// The writes that store (or extend) this grant until `expires_at`.
     pub fn writes(&self, family: &FamilyId, expires_at: UnixTime) -> Vec<Write> {
         vec![
@@ -55,6 +62,12 @@ impl GrantRecord {
             Write::Put {
                 space: Space::UserGrant,
                 key: self.user_key(family),
+                value: Vec::new(),
+                expires_at,
+            },
+            Write::Put {
+                space: Space::ClientGrant,
+                key: self.client_key(family),
                 value: Vec::new(),
                 expires_at,
             },

@@ -7,6 +7,7 @@ pub mod record;
 pub mod refresh;
 pub mod scope;
 pub mod service;
+pub mod tally;
 
 #[cfg(test)]
 mod flow_tests;

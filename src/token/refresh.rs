@@ -218,6 +218,7 @@ impl TokenService {
         if !self.store().commit(expect, writes).await? {
             return Ok(None);
         }
+        self.counted(&[&base]);
         if cur.record.rotated.is_some() {
             self.forget(&replaced);
         }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::grants::GrantRecord;
 use super::record::{self, FamilyId, TokenKey, TokenKind, TokenRecord};
+use super::tally::Tally;
 use crate::clock::{SharedClock, UnixTime};
 use crate::keys::{Digest, KeyedHash};
 use crate::metrics::Metrics;
@@ -33,6 +34,21 @@ pub struct TokenService {
     cache: TokenCache,
     clock: SharedClock,
     metrics: Arc<Metrics>,
+    tally: Tally,
+}
+
+/// `client_id` + NUL: the prefix of a client's index entries.
+pub fn client_prefix(client_id: &str) -> Vec<u8> {
+    let mut k = client_id.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+/// The per-client index key of a token.
+pub fn client_key(client_id: &str, key: &TokenKey) -> Vec<u8> {
+    let mut k = client_prefix(client_id);
+    k.extend_from_slice(&key.0);
+    k
 }
 
 /// The family index key of a token.
@@ -57,6 +73,7 @@ impl TokenService {
             cache: TokenCache::new(cache_capacity),
             clock,
             metrics,
+            tally: Tally::default(),
         }
     }
 
@@ -146,6 +163,14 @@ impl TokenService {
                 expires_at: record.expires_at,
             });
         }
+        let mut census = record.expires_at.to_be_bytes().to_vec();
+        census.push(u8::from(record.kind == TokenKind::Refresh));
+        writes.push(Write::Put {
+            space: Space::ClientToken,
+            key: client_key(&record.client_id, &key),
+            value: census,
+            expires_at: record.expires_at,
+        });
         Minted {
             token,
             key,
@@ -158,6 +183,7 @@ impl TokenService {
     pub async fn issue(&self, record: TokenRecord) -> Result<String, StoreError> {
         let minted = self.mint(&record);
         self.store.commit(Vec::new(), minted.writes).await?;
+        self.counted(&[&record]);
         Ok(minted.token)
     }
 
@@ -167,67 +193,164 @@ impl TokenService {
         let Some(rec) = self.peek(token)? else {
             return Ok(None);
         };
-        match (rec.kind, rec.family) {
-            (TokenKind::Refresh, Some(family)) => {
-                self.revoke_family(&family).await?;
-            }
-            _ => {
-                let key = self.key(token);
-                let mut writes = vec![Write::Delete {
-                    space: Space::Token,
-                    key: key.0.to_vec(),
-                }];
-                if let Some(family) = &rec.family {
-                    let key = family_key(family, &key);
-                    writes.push(Write::Delete {
-                        space: Space::Family,
-                        key,
-                    });
-                }
-                let result = self.store.commit(Vec::new(), writes).await;
-                self.forget(&[key]);
-                result?;
-                self.metrics.tokens_revoked.inc();
+        if let (TokenKind::Refresh, Some(family)) = (rec.kind, rec.family) {
+            self.revoke_family(&family).await?;
+            return Ok(Some(rec));
+        }
+        let key = self.key(token);
+        self.delete_tokens(vec![(key, rec.clone())], Vec::new())
+            .await?;
+        Ok(Some(rec))
+    }
+
+    /// Deletes tokens (with their index entries) and `more` in one commit, then forgets them
+    /// in the cache and the tally.
+    async fn delete_tokens(
+        &self,
+        tokens: Vec<(TokenKey, TokenRecord)>,
+        mut more: Vec<Write>,
+    ) -> Result<usize, StoreError> {
+        for (key, rec) in &tokens {
+            more.push(Write::Delete {
+                space: Space::Token,
+                key: key.0.to_vec(),
+            });
+            let index = client_key(&rec.client_id, key);
+            more.push(Write::Delete {
+                space: Space::ClientToken,
+                key: index,
+            });
+            if let Some(family) = &rec.family {
+                let fk = family_key(family, key);
+                more.push(Write::Delete {
+                    space: Space::Family,
+                    key: fk,
+                });
             }
         }
-        Ok(Some(rec))
+        let keys: Vec<TokenKey> = tokens.iter().map(|(k, _)| *k).collect();
+        let result = self.store.commit(Vec::new(), more).await;
+        self.forget(&keys);
+        result?;
+        for (_, rec) in &tokens {
+            if rec.kind == TokenKind::Access {
+                self.tally.remove(&rec.client_id, rec.expires_at);
+            }
+        }
+        self.metrics.tokens_revoked.inc_by(tokens.len() as u64);
+        Ok(tokens.len())
+    }
+
+    /// The stored records of `keys` that still exist.
+    fn records(
+        &self,
+        keys: impl IntoIterator<Item = TokenKey>,
+    ) -> Result<Vec<(TokenKey, TokenRecord)>, StoreError> {
+        let mut out = Vec::new();
+        for key in keys {
+            if let Some(rec) = self.read(&key)? {
+                out.push((key, rec));
+            }
+        }
+        Ok(out)
     }
 
     /// Revokes every token of a grant and the grant itself, durably; returns how many tokens.
     pub async fn revoke_family(&self, family: &FamilyId) -> Result<usize, StoreError> {
         let entries = self.store.scan(Space::Family, family, FAMILY_SCAN_LIMIT)?;
-        let keys: Vec<TokenKey> = entries
+        let keys = entries
             .iter()
-            .filter_map(|(k, _)| k.get(16..48).and_then(|h| h.try_into().ok()).map(Digest))
-            .collect();
-        let mut writes: Vec<Write> = Vec::with_capacity(keys.len() * 2 + 2);
-        for (k, _) in &entries {
-            writes.push(Write::Delete {
+            .filter_map(|(k, _)| k.get(16..48).and_then(|h| h.try_into().ok()).map(Digest));
+        let tokens = self.records(keys)?;
+        let mut more: Vec<Write> = entries
+            .iter()
+            .map(|(k, _)| Write::Delete {
                 space: Space::Family,
                 key: k.clone(),
-            });
-        }
-        for key in &keys {
-            writes.push(Write::Delete {
-                space: Space::Token,
-                key: key.0.to_vec(),
-            });
-        }
+            })
+            .collect();
         if let Some(grant) = self.grant(family)? {
-            writes.push(Write::Delete {
+            more.push(Write::Delete {
                 space: Space::UserGrant,
                 key: grant.user_key(family),
             });
+            more.push(Write::Delete {
+                space: Space::ClientGrant,
+                key: grant.client_key(family),
+            });
         }
-        writes.push(Write::Delete {
+        more.push(Write::Delete {
             space: Space::Grant,
             key: family.to_vec(),
         });
-        let result = self.store.commit(Vec::new(), writes).await;
-        self.forget(&keys);
-        result?;
-        self.metrics.tokens_revoked.inc_by(keys.len() as u64);
-        Ok(keys.len())
+        self.delete_tokens(tokens, more).await
+    }
+
+    /// Revokes every token and grant of `client_id`; returns how many tokens.
+    pub async fn revoke_client(&self, client_id: &str) -> Result<usize, StoreError> {
+        let prefix = client_prefix(client_id);
+        let families: Vec<FamilyId> = self
+            .store
+            .scan(Space::ClientGrant, &prefix, usize::MAX)?
+            .iter()
+            .filter_map(|(k, _)| k.get(prefix.len()..).and_then(|f| f.try_into().ok()))
+            .collect();
+        let mut n = 0;
+        for family in &families {
+            n += self.revoke_family(family).await?;
+        }
+        loop {
+            let entries = self.store.scan(Space::ClientToken, &prefix, 10_000)?;
+            if entries.is_empty() {
+                break;
+            }
+            let keys = entries.iter().filter_map(|(k, _)| {
+                k.get(prefix.len()..)
+                    .and_then(|h| h.try_into().ok())
+                    .map(Digest)
+            });
+            let tokens = self.records(keys)?;
+            // Index entries whose token is already gone go too.
+            let more = entries
+                .iter()
+                .map(|(k, _)| Write::Delete {
+                    space: Space::ClientToken,
+                    key: k.clone(),
+                })
+                .collect();
+            n += self.delete_tokens(tokens, more).await?;
+        }
+        self.tally.clear(client_id);
+        Ok(n)
+    }
+
+    /// The live counts of access tokens by client.
+    pub fn tally(&self) -> &Tally {
+        &self.tally
+    }
+
+    /// Recounts every client's access tokens from the store's per-client index.
+    pub fn census(&self) -> Result<(), StoreError> {
+        let entries = self.store.scan(Space::ClientToken, &[], usize::MAX)?;
+        let tokens = entries.iter().filter_map(|(k, v)| {
+            let client = k.split(|b| *b == 0).next()?;
+            let exp: [u8; 8] = v.get(..8)?.try_into().ok()?;
+            (v.get(8) == Some(&0)).then(|| {
+                (
+                    String::from_utf8_lossy(client).into_owned(),
+                    UnixTime::from_be_bytes(exp),
+                )
+            })
+        });
+        self.tally.rebuild(tokens);
+        Ok(())
+    }
+
+    /// Counts freshly stored access tokens.
+    pub fn counted(&self, records: &[&TokenRecord]) {
+        for rec in records.iter().filter(|r| r.kind == TokenKind::Access) {
+            self.tally.add(&rec.client_id, rec.expires_at);
+        }
     }
 
     /// The grant record of `family`.
@@ -263,6 +386,9 @@ impl TokenService {
 
     /// Deletes expired records from the store.
     pub fn purge_expired(&self) -> Result<usize, StoreError> {
-        self.store.purge_expired(self.clock.now())
+        let now = self.clock.now();
+        let n = self.store.purge_expired(now)?;
+        self.tally.purged(now);
+        Ok(n)
     }
 }

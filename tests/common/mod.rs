@@ -132,13 +132,13 @@ impl Default for Options {
 
 /// True when the gateway answering at `base` is the one configured with that issuer (not some
 /// other process that took the port).
-fn is_our_gateway(http: &Client, base: &str) -> bool {
+fn is_our_gateway(http: &Client, base: &str, issuer: &str) -> bool {
     http.get(format!("{base}/.well-known/oauth-authorization-server"))
         .timeout(Duration::from_secs(2))
         .send()
         .ok()
         .and_then(|r| r.json::<Value>().ok())
-        .is_some_and(|v| v["issuer"] == base)
+        .is_some_and(|v| v["issuer"] == issuer)
 }
 
 /// A free loopback port (bound, then released).
@@ -157,6 +157,7 @@ pub struct Harness {
     pub base: String,
     pub http: Client,
     child: Option<Child>,
+    issuer: String,
 }
 
 impl Harness {
@@ -192,11 +193,13 @@ impl Harness {
             base: String::new(),
             http,
             child: None,
+            issuer: String::new(),
         };
         // A free port can be taken by another process before the gateway binds it: retry.
         for attempt in 0..5 {
             h.port = free_port();
             h.base = format!("{scheme}://127.0.0.1:{}", h.port);
+            h.issuer = opts.public_url.clone().unwrap_or_else(|| h.base.clone());
             write_config(h.dir.path(), h.port, h.crm.addr(), &opts);
             match h.try_spawn() {
                 Ok(()) => return h,
@@ -243,7 +246,7 @@ impl Harness {
                 self.child = None;
                 return Err(format!("exited with {status}: {}", self.log()));
             }
-            if is_our_gateway(&self.http, &self.base) {
+            if is_our_gateway(&self.http, &self.base, &self.issuer) {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -442,7 +445,7 @@ impl InProcess {
             .unwrap();
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !is_our_gateway(&http, &base) {
+        while !is_our_gateway(&http, &base, &base) {
             assert!(
                 Instant::now() < deadline,
                 "in-process gateway did not start"
