@@ -79,6 +79,8 @@ pub struct Gateway {
     pub login: crate::login::Login,
     /// The CRM as users backend (`users.backend = "upstream"`).
     pub upstream: Option<crate::users::upstream::UpstreamUsers>,
+    /// Sessions of the admin API.
+    pub admin: crate::admin::session::AdminSessions,
     /// Users of upstream grants, opened from the store.
     pub grant_users: moka::sync::Cache<crate::token::record::FamilyId, Arc<crate::users::User>>,
 }
@@ -119,7 +121,9 @@ impl Gateway {
             .max_capacity(100_000)
             .time_to_live(std::time::Duration::from_secs(60))
             .build();
+        let admin = crate::admin::session::AdminSessions::new(config.login.session_ttl, secure);
         Self {
+            admin,
             login,
             upstream,
             grant_users,

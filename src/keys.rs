@@ -2,7 +2,6 @@
 //! derived from it (tokens and client secrets are only ever stored as such hashes).
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, Mac};
@@ -179,7 +178,7 @@ impl KeyRing {
     }
 }
 
-/// Writes a fresh random key durably: temp file, fsync, rename, fsync of the folder.
+/// Writes a fresh random key durably, readable by the owner only.
 fn create_key(dir: &Path, path: &Path) -> Result<Vec<u8>, KeyError> {
     let io = |source| KeyError::Io {
         path: path.to_path_buf(),
@@ -188,16 +187,7 @@ fn create_key(dir: &Path, path: &Path) -> Result<Vec<u8>, KeyError> {
     fs::create_dir_all(dir).map_err(io)?;
     let mut key = vec![0u8; KEY_LEN];
     rand::rngs::OsRng.fill_bytes(&mut key);
-    let tmp = dir.join(format!("{MASTER_KEY_FILE}.tmp"));
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut file = opts.open(&tmp).map_err(io)?;
-    file.write_all(&key).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    fs::rename(&tmp, path).map_err(io)?;
-    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+    crate::fsutil::write_atomic(path, &key, Some(0o600)).map_err(io)?;
     Ok(key)
 }
 

@@ -1,10 +1,12 @@
 //! crmgate: an OAuth 2.0 authorization gateway in front of a vtenext CRM's REST API.
 
 pub mod access;
+pub mod admin;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod fsutil;
 pub mod gateway;
 pub mod keys;
 pub mod logging;

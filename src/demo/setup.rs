@@ -154,38 +154,32 @@ pub fn write(dir: &Path, listen: SocketAddr, crm: SocketAddr, demo: &Demo) -> st
 
 fn user_apps_toml(demo: &Demo) -> String {
     let (w, n) = (&demo.web, &demo.native);
-    format!(
-        "
-[[apps]]
-client_id = \"{}\"
-name = \"{}\"
-         description = \"Mostra fatture e contatti nel portale clienti\"
-         client_type = \"web_app\"
-client_secret = \"{}\"
-scope = \"{}\"
-         redirect_uris = [\"{}\"]
-offline_access = true
-all_users = false
-         authorized_users = [\"aldo\"]
-authorized_groups = [\"support\"]
-         
-[[apps]]
-client_id = \"{}\"
-name = \"{}\"
-client_type = \"native_app\"
-         scope = \"{}\"
-redirect_uris = [\"{}\"]
-",
-        w.client_id,
-        w.name,
-        w.secret.as_deref().unwrap_or_default(),
-        w.scope,
-        w.redirect_uri,
-        n.client_id,
-        n.name,
-        n.scope,
-        n.redirect_uri,
-    )
+    let web = [
+        "[[apps]]".to_string(),
+        format!("client_id = \"{}\"", w.client_id),
+        format!("name = \"{}\"", w.name),
+        "description = \"Mostra fatture e contatti nel portale clienti\"".to_string(),
+        "client_type = \"web_app\"".to_string(),
+        format!(
+            "client_secret = \"{}\"",
+            w.secret.as_deref().unwrap_or_default()
+        ),
+        format!("scope = \"{}\"", w.scope),
+        format!("redirect_uris = [\"{}\"]", w.redirect_uri),
+        "offline_access = true".to_string(),
+        "all_users = false".to_string(),
+        "authorized_users = [\"aldo\"]".to_string(),
+        "authorized_groups = [\"support\"]".to_string(),
+    ];
+    let native = [
+        "[[apps]]".to_string(),
+        format!("client_id = \"{}\"", n.client_id),
+        format!("name = \"{}\"", n.name),
+        "client_type = \"native_app\"".to_string(),
+        format!("scope = \"{}\"", n.scope),
+        format!("redirect_uris = [\"{}\"]", n.redirect_uri),
+    ];
+    format!("\n{}\n\n{}\n", web.join("\n"), native.join("\n"))
 }
 
 fn gateway_toml(listen: SocketAddr, crm: SocketAddr) -> String {

@@ -11,8 +11,6 @@ use crate::oauth::authorize::AuthRequest;
 use crate::oauth::error::OAuthError;
 use crate::oauth::{self, OAuthRequest};
 
-/// The stylesheet of the gateway's pages, built into the binary.
-const STYLESHEET: &str = include_str!("../../admin-assets/style.css");
 use crate::response::Response;
 
 /// A gateway-owned endpoint.
@@ -20,8 +18,14 @@ use crate::response::Response;
 pub enum Local {
     /// Authorization endpoint (login and consent pages).
     Authorize,
-    /// The pages' stylesheet.
-    Stylesheet,
+    /// A static file of the pages (`/gateway/assets/...`).
+    Asset,
+    /// The admin page.
+    AdminPage,
+    /// The "Connected applications" page.
+    AccountPage,
+    /// The admin JSON API (`/gateway/api/...`).
+    Api,
     /// Token endpoint.
     Token,
     /// Revocation endpoint.
@@ -45,7 +49,10 @@ impl Local {
     pub fn name(self) -> &'static str {
         match self {
             Local::Authorize => "authorize",
-            Local::Stylesheet => "stylesheet",
+            Local::Asset => "asset",
+            Local::AdminPage => "admin_page",
+            Local::AccountPage => "account_page",
+            Local::Api => "api",
             Local::Token => "token",
             Local::Revoke => "revoke",
             Local::Introspect => "introspect",
@@ -62,7 +69,10 @@ impl Local {
 pub fn route(path: &str) -> Option<Local> {
     let exact = match path {
         paths::AUTHORIZE => Some(Local::Authorize),
-        paths::STYLESHEET => Some(Local::Stylesheet),
+        "/gateway/admin" | "/gateway/admin/" => Some(Local::AdminPage),
+        "/gateway/account" | "/gateway/account/" => Some(Local::AccountPage),
+        p if p.starts_with("/gateway/assets/") => Some(Local::Asset),
+        p if p.starts_with("/gateway/api/") => Some(Local::Api),
         paths::TOKEN => Some(Local::Token),
         paths::REVOKE => Some(Local::Revoke),
         paths::INTROSPECT => Some(Local::Introspect),
@@ -87,11 +97,17 @@ pub async fn serve(gw: &Gateway, session: &mut Session, local: Local) -> Respons
         Local::Token | Local::Revoke | Local::Introspect | Local::Authorize => {
             post(gw, session, local).await
         }
-        Local::Stylesheet if is_get(session) => {
-            Response::bytes(200, "text/css; charset=utf-8", STYLESHEET)
-                .header("Cache-Control", "max-age=3600")
-                .header("X-Content-Type-Options", "nosniff")
+        Local::Api => api(gw, session).await,
+        Local::Asset if is_get(session) => {
+            let name = session
+                .req_header()
+                .uri
+                .path()
+                .trim_start_matches("/gateway/assets/");
+            crate::admin::assets::file(name)
         }
+        Local::AdminPage if is_get(session) => crate::admin::assets::file("admin.html"),
+        Local::AccountPage if is_get(session) => crate::admin::assets::file("account.html"),
         Local::Metadata if is_get(session) => oauth::metadata::handle(gw),
         Local::Healthz if is_get(session) => Response::json(200, &json!({"status": "ok"})),
         Local::Metrics if is_get(session) => Response::bytes(
@@ -138,6 +154,42 @@ async fn post(gw: &Gateway, session: &mut Session, local: Local) -> Response {
         Local::Revoke => oauth::revoke::handle(gw, &oauth_req).await,
         _ => oauth::introspect::handle(gw, &oauth_req).await,
     }
+}
+
+/// Largest body the admin API reads (an icon upload fits).
+const API_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+async fn api(gw: &Gateway, session: &mut Session) -> Response {
+    let body = match read_body(session, API_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let req = session.req_header();
+    let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
+    let cookies: Vec<&str> = req
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let cookies = cookies.join("; ");
+    let api = crate::admin::ApiRequest {
+        method: req.method.as_str(),
+        route: req.uri.path().trim_start_matches("/gateway/api/"),
+        cookies: &cookies,
+        csrf: header("x-csrf-token"),
+        if_match: header("if-match"),
+        content_type: req
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .map(|v| v.as_bytes()),
+        body: &body,
+        peer: session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip()),
+    };
+    crate::admin::handle(gw, &api).await
 }
 
 async fn authorize(gw: &Gateway, session: &Session, r: &OAuthRequest<'_>) -> Response {

@@ -39,6 +39,7 @@ pub struct Directory {
     hasher: KeyedHash,
     users_required: bool,
     seen: Mutex<(Fingerprint, Fingerprint)>,
+    edits: Mutex<()>,
 }
 
 impl Directory {
@@ -73,6 +74,7 @@ impl Directory {
             hasher,
             users_required,
             seen: Mutex::new(seen),
+            edits: Mutex::new(()),
         })
     }
 
@@ -99,6 +101,31 @@ impl Directory {
     /// Path of `apps.toml`.
     pub fn apps_path(&self) -> &Path {
         &self.apps_path
+    }
+
+    /// Serialises edits made through the admin API.
+    pub fn edit_lock(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        self.edits.lock().ok()
+    }
+
+    /// Validates apps-file text against the current users, as the file at `apps_path` would be.
+    pub fn validate_apps(&self, text: &str) -> Result<Registry, Problems> {
+        let name = self.apps_path.display().to_string();
+        let base = self.apps_path.parent().unwrap_or(Path::new("."));
+        super::parse(&name, text, base, &self.hasher, &self.users.load())
+    }
+
+    /// Applies a registry just written as `text`, so the watcher does not read it again.
+    pub fn apply_apps(&self, registry: Arc<Registry>, text: &str) {
+        self.registry.store(registry);
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.0 = Some(Sha256::digest(text.as_bytes()).into());
+        }
+    }
+
+    /// The users file's path.
+    pub fn users_path(&self) -> &Path {
+        &self.users_path
     }
 
     /// Re-reads whichever file changed since the last look, and applies it if it is valid.

@@ -1,5 +1,6 @@
 //! External applications and the global settings: `apps.toml` validated into a [`Registry`].
 
+pub mod edit;
 pub mod file;
 pub mod jwt_key;
 pub mod live;
@@ -64,6 +65,8 @@ pub struct App {
     pub description: String,
     /// Icon file.
     pub icon: Option<PathBuf>,
+    /// The icon as written in the file (relative to it).
+    pub icon_name: Option<String>,
     /// Client type.
     pub client_type: ClientType,
     /// Token endpoint authentication.
@@ -235,7 +238,8 @@ impl AppCheck<'_, '_> {
             client_id: a.client_id,
             name: a.name,
             description: a.description,
-            icon: a.icon.map(|i| base.join(i)),
+            icon: a.icon.as_ref().map(|i| base.join(i)),
+            icon_name: a.icon,
             client_type: client_type?,
             auth: auth?,
             client_secret: a.client_secret,

@@ -84,6 +84,18 @@ impl Users {
         self.by_name.get(username)
     }
 
+    /// Every username.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.by_name.keys().map(String::as_str)
+    }
+
+    /// Every group any user is in (with repeats).
+    pub fn groups(&self) -> impl Iterator<Item = &str> {
+        self.by_name
+            .values()
+            .flat_map(|u| u.groups.iter().map(String::as_str))
+    }
+
     /// Number of users.
     pub fn len(&self) -> usize {
         self.by_name.len()

@@ -41,9 +41,6 @@ pub struct AuthRequest<'a> {
     pub peer: Option<IpAddr>,
 }
 
-/// Dummy hash checked for unknown usernames, so they take as long as known ones.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$qGsYk+Jk6/sOxoFAvjvTeg$iWpr4hZbqI8ZGwKcOlclBxvLvN3QuYd6sUzdEeNEsFI";
-
 /// Handles the authorization endpoint.
 pub async fn handle(gw: &Gateway, req: &AuthRequest<'_>) -> Response {
     let lang = Lang::negotiate(req.accept_language);
@@ -183,7 +180,7 @@ async fn login(
             .header("Retry-After", wait.to_string());
     }
     let password = password.unwrap_or_default();
-    let ok = match check_password(gw, username, password).await {
+    let ok = match crate::login::check_password(gw, username, password).await {
         Ok(ok) => ok,
         Err(e) => {
             tracing::error!(error = %e, "the CRM could not check a password");
@@ -200,24 +197,6 @@ async fn login(
     tracing::info!(user = username, client_id = %app.client_id, "user logged in");
     consent_or_refusal(gw, lang, app, ids, pending, username)
         .header("Set-Cookie", gw.login.cookie(&session))
-}
-
-/// Whether `password` is the user's: argon2id against the users file, else the CRM (upstream
-/// backend). Unknown names cost as much time as known ones.
-async fn check_password(gw: &Gateway, username: &str, password: &str) -> Result<bool, String> {
-    if let Some(user) = gw.directory.users().get(username).cloned() {
-        return Ok(crate::login::password_matches(&user, password).await);
-    }
-    if let Some(upstream) = &gw.upstream {
-        return upstream
-            .login(username, password)
-            .await
-            .map(|u| u.is_some())
-            .map_err(|e| e.to_string());
-    }
-    let dummy = Arc::new(crate::users::User::dummy(DUMMY_HASH));
-    let _ = crate::login::password_matches(&dummy, password).await;
-    Ok(false)
 }
 
 fn consent_or_refusal(

@@ -1,0 +1,201 @@
+//! Writing `apps.toml` back from the admin API with `toml_edit`, so the admin's comments, order
+//! and formatting stay: one edit at a time, refused when the file changed since the version the
+//! caller saw, validated before it is written, written atomically, applied at once.
+
+use std::sync::Arc;
+
+use serde_json::Value as Json;
+use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, Value};
+
+use super::live::Directory;
+use super::{Registry, version_of};
+use crate::config::Problems;
+
+/// Why an edit was not made.
+#[derive(Debug)]
+pub enum EditError {
+    /// The file changed since the caller's version.
+    Stale,
+    /// The result would not validate (or the file on disk does not).
+    Invalid(Problems),
+    /// The app to change does not exist.
+    NotFound,
+    /// A request value has the wrong shape.
+    BadValue(String),
+    /// Reading or writing the file failed.
+    Io(String),
+}
+
+impl Directory {
+    /// Applies `f` to the current `apps.toml`, validates, writes and applies the result.
+    /// Returns what `f` returned and the new registry.
+    pub fn edit_apps<T>(
+        &self,
+        if_match: Option<&str>,
+        f: impl FnOnce(&mut DocumentMut) -> Result<T, EditError>,
+    ) -> Result<(T, Arc<Registry>), EditError> {
+        let _one_at_a_time = self.edit_lock();
+        let path = self.apps_path();
+        let raw = std::fs::read_to_string(path).map_err(|e| EditError::Io(e.to_string()))?;
+        if if_match.is_some_and(|v| v.trim_matches('"') != version_of(&raw)) {
+            return Err(EditError::Stale);
+        }
+        let mut doc: DocumentMut = raw.parse().map_err(|e: toml_edit::TomlError| {
+            let name = path.display().to_string();
+            EditError::Invalid(Problems::single(&name, "", e.to_string()))
+        })?;
+        let out = f(&mut doc)?;
+        let text = doc.to_string();
+        let registry = Arc::new(self.validate_apps(&text).map_err(EditError::Invalid)?);
+        crate::fsutil::write_atomic(path, text.as_bytes(), None)
+            .map_err(|e| EditError::Io(e.to_string()))?;
+        self.apply_apps(registry.clone(), &text);
+        Ok((out, registry))
+    }
+}
+
+/// Converts a JSON request value into a TOML value: strings, booleans, integers, arrays of
+/// those, and objects as inline tables.
+pub fn to_toml(v: &Json) -> Result<Value, EditError> {
+    Ok(match v {
+        Json::String(s) => Value::from(s.as_str()),
+        Json::Bool(b) => Value::from(*b),
+        Json::Number(n) => Value::from(n.as_i64().ok_or_else(|| bad("numbers must be integers"))?),
+        Json::Array(items) => {
+            let mut a = Array::new();
+            for item in items {
+                a.push(to_toml(item)?);
+            }
+            Value::Array(a)
+        }
+        Json::Object(map) => {
+            let mut t = InlineTable::new();
+            for (k, v) in map {
+                t.insert(k, to_toml(v)?);
+            }
+            Value::InlineTable(t)
+        }
+        Json::Null => return Err(bad("null is not a value")),
+    })
+}
+
+fn bad(msg: &str) -> EditError {
+    EditError::BadValue(msg.to_string())
+}
+
+/// Sets `key` in `table` (keeping the key's decor when it exists), or removes it for `null`.
+pub fn set_key(table: &mut Table, key: &str, v: &Json) -> Result<(), EditError> {
+    if v.is_null() {
+        table.remove(key);
+        return Ok(());
+    }
+    let value = to_toml(v)?;
+    match table.get_mut(key).and_then(Item::as_value_mut) {
+        Some(existing) => {
+            let decor = existing.decor().clone();
+            *existing = value;
+            *existing.decor_mut() = decor;
+        }
+        None => {
+            table.insert(key, Item::Value(value));
+        }
+    }
+    Ok(())
+}
+
+/// The `[settings]` table, created when absent.
+pub fn settings_table(doc: &mut DocumentMut) -> Result<&mut Table, EditError> {
+    let item = doc.entry("settings").or_insert(Item::Table(Table::new()));
+    item.as_table_mut()
+        .ok_or_else(|| bad("[settings] is not a table"))
+}
+
+fn apps(doc: &mut DocumentMut) -> Result<&mut ArrayOfTables, EditError> {
+    let item = doc
+        .entry("apps")
+        .or_insert(Item::ArrayOfTables(ArrayOfTables::new()));
+    item.as_array_of_tables_mut()
+        .ok_or_else(|| bad("apps is not an array of tables"))
+}
+
+/// Index of the `[[apps]]` entry with `client_id`.
+pub fn find_app(doc: &mut DocumentMut, client_id: &str) -> Result<usize, EditError> {
+    apps(doc)?
+        .iter()
+        .position(|t| t.get("client_id").and_then(Item::as_str) == Some(client_id))
+        .ok_or(EditError::NotFound)
+}
+
+/// The `[[apps]]` entry with `client_id`.
+pub fn app_table<'d>(
+    doc: &'d mut DocumentMut,
+    client_id: &str,
+) -> Result<&'d mut Table, EditError> {
+    let i = find_app(doc, client_id)?;
+    apps(doc)?.get_mut(i).ok_or(EditError::NotFound)
+}
+
+/// Appends a new `[[apps]]` entry with `keys` in order.
+pub fn push_app(doc: &mut DocumentMut, keys: &[(&str, Json)]) -> Result<(), EditError> {
+    let mut table = Table::new();
+    for (k, v) in keys {
+        if !v.is_null() {
+            table.insert(k, Item::Value(to_toml(v)?));
+        }
+    }
+    apps(doc)?.push(table);
+    Ok(())
+}
+
+/// Removes the `[[apps]]` entry with `client_id`.
+pub fn remove_app(doc: &mut DocumentMut, client_id: &str) -> Result<(), EditError> {
+    let i = find_app(doc, client_id)?;
+    apps(doc)?.remove(i);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const FILE: &str = "# my apps\n[settings]\noauth_enabled = true # on\n\n# the ERP\n[[apps]]\nclient_id = \"a\"\nname = \"A\" # display\nenabled = true\n\n[[apps]]\nclient_id = \"b\"\nname = \"B\"\n";
+
+    #[test]
+    fn edits_keep_comments_and_order() {
+        let mut doc: DocumentMut = FILE.parse().unwrap();
+        set_key(
+            settings_table(&mut doc).unwrap(),
+            "oauth_enabled",
+            &json!(false),
+        )
+        .unwrap();
+        set_key(app_table(&mut doc, "a").unwrap(), "name", &json!("A2")).unwrap();
+        set_key(app_table(&mut doc, "a").unwrap(), "enabled", &Json::Null).unwrap();
+        push_app(
+            &mut doc,
+            &[("client_id", json!("c")), ("redirect_uris", json!(["x"]))],
+        )
+        .unwrap();
+        remove_app(&mut doc, "b").unwrap();
+        let text = doc.to_string();
+        assert!(
+            text.starts_with("# my apps\n[settings]\noauth_enabled = false # on\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# the ERP\n[[apps]]\nclient_id = \"a\"\nname = \"A2\" # display\n"),
+            "{text}"
+        );
+        assert!(!text.contains("enabled = true\n\n"), "{text}");
+        assert!(!text.contains("\"b\""), "{text}");
+        assert!(
+            text.contains("client_id = \"c\"\nredirect_uris = [\"x\"]"),
+            "{text}"
+        );
+        assert!(matches!(
+            app_table(&mut doc, "zz"),
+            Err(EditError::NotFound)
+        ));
+    }
+}
