@@ -23,17 +23,24 @@ pub mod names {
     pub const FORWARDED_FOR: &str = "X-Forwarded-For";
 }
 
-/// How a header name reads once case and `_`/`-` differences are ignored, as CGI and PHP do.
-fn folded(name: &str) -> String {
-    name.bytes()
-        .map(|b| {
-            if b == b'_' {
-                '-'
-            } else {
-                b.to_ascii_lowercase() as char
-            }
-        })
-        .collect()
+/// How a header name reads once case and `_`/`-` differences are ignored, as CGI and PHP do
+/// (names arrive lower-cased; only names with `_` need a copy).
+fn folded(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.contains('_') || name.bytes().any(|b| b.is_ascii_uppercase()) {
+        let f: String = name
+            .bytes()
+            .map(|b| {
+                if b == b'_' {
+                    '-'
+                } else {
+                    b.to_ascii_lowercase() as char
+                }
+            })
+            .collect();
+        std::borrow::Cow::Owned(f)
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
 }
 
 /// Headers that carry an identity or a client address: never forwarded as the client sent them.
@@ -72,9 +79,10 @@ pub fn strip(req: &mut RequestHeader, protected: bool, trusted_peer: bool) {
     }
     for name in req.headers.keys() {
         let f = folded(name.as_str());
-        let drop = is_identity(&f)
-            || (is_forwarding(&f) && (!trusted_peer || f != name.as_str()))
-            || (protected && (f == "authorization" || is_method_override(&f)))
+        let f = f.as_ref();
+        let drop = is_identity(f)
+            || (is_forwarding(f) && (!trusted_peer || f != name.as_str()))
+            || (protected && (f == "authorization" || is_method_override(f)))
             || f == "proxy-connection";
         if drop {
             doomed.push(name.clone());

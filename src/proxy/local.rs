@@ -5,7 +5,7 @@ use bytes::{Bytes, BytesMut};
 use pingora::proxy::Session;
 use serde_json::json;
 
-use super::route::loosely_normalise;
+use super::route::may_be_under;
 use crate::gateway::{Gateway, paths};
 use crate::oauth::authorize::AuthRequest;
 use crate::oauth::error::OAuthError;
@@ -84,10 +84,9 @@ pub fn route(path: &str) -> Option<Local> {
     if exact.is_some() {
         return exact;
     }
-    let loose = loosely_normalise(path);
-    let owned = loose.starts_with("/oauth2/")
-        || loose.starts_with("/gateway/")
-        || loose.starts_with(paths::METADATA);
+    let owned = ["/oauth2/", "/gateway/", paths::METADATA]
+        .iter()
+        .any(|prefix| may_be_under(path, prefix));
     owned.then_some(Local::NotFound)
 }
 

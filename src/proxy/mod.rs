@@ -16,8 +16,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use async_trait::async_trait;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use ipnet::IpNet;
 use pingora::http::RequestHeader;
 use pingora::prelude::*;
@@ -203,8 +201,7 @@ impl ProxyHttp for GatewayProxy {
             headers::set(req, names::SCOPE, scope);
             let key = p.grant.user.crm_access_key.as_deref();
             if let (UpstreamAuth::Basic, Some(key)) = (self.gw.config.upstream.auth, key) {
-                let basic = STANDARD.encode(format!("{user}:{key}"));
-                headers::set(req, "Authorization", &format!("Basic {basic}"));
+                headers::set(req, "Authorization", &crate::users::basic_header(user, key));
             }
         }
         if let Some(secret) = &self.gw.config.upstream.signing_secret {

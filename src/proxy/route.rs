@@ -117,18 +117,40 @@ pub enum Route {
 
 /// Routes `path` (without query) against `prefix` (e.g. `/restapi/`, starting and ending in `/`).
 pub fn route(path: &str, prefix: &str) -> Route {
-    let loose = loosely_normalise(path);
     let bare = prefix.trim_end_matches('/');
-    let lower_prefix = prefix.to_ascii_lowercase();
-    let lower_bare = bare.to_ascii_lowercase();
-    if !(loose.starts_with(&lower_prefix) || loose == lower_bare) {
+    if is_canonical(path) {
+        // A canonical path reads the same to every server but for letter case.
+        if path.starts_with(prefix) || path == bare {
+            return Route::Protected {
+                op: operation(&path[bare.len()..]),
+            };
+        }
+        if starts_with_ignore_case(path, prefix) || path.eq_ignore_ascii_case(bare) {
+            return Route::NonCanonical;
+        }
         return Route::Unprotected;
     }
-    if !is_canonical(path) || !(path.starts_with(prefix) || path == bare) {
-        return Route::NonCanonical;
+    let loose = loosely_normalise(path);
+    let lower_prefix = prefix.to_ascii_lowercase();
+    if loose.starts_with(&lower_prefix) || loose == bare.to_ascii_lowercase() {
+        Route::NonCanonical
+    } else {
+        Route::Unprotected
     }
-    Route::Protected {
-        op: operation(&path[bare.len()..]),
+}
+
+/// ASCII case-insensitive `starts_with`.
+pub fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
+    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+/// True when `path` may name a place under `prefix` in some server's reading of it: the cheap
+/// check for canonical paths, the loose normalisation for the rest.
+pub fn may_be_under(path: &str, prefix: &str) -> bool {
+    if is_canonical(path) {
+        starts_with_ignore_case(path, prefix)
+    } else {
+        loosely_normalise(path).starts_with(&prefix.to_ascii_lowercase())
     }
 }
 
@@ -155,7 +177,7 @@ fn is_version(s: &str) -> bool {
 
 /// A protected path must be plain: unreserved characters and single slashes only, no dot
 /// segments, no percent-encoding, no `;` parameters.
-fn is_canonical(path: &str) -> bool {
+pub fn is_canonical(path: &str) -> bool {
     let plain = path
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'.' | b'_' | b'~'));

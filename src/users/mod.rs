@@ -48,6 +48,13 @@ pub struct User {
     pub crm_access_key: Option<String>,
 }
 
+/// The `Authorization` value that makes the CRM act as `username` (upstream auth `basic`).
+pub fn basic_header(username: &str, access_key: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{access_key}"));
+    format!("Basic {b64}")
+}
+
 impl std::fmt::Debug for User {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("User")
