@@ -37,7 +37,8 @@ impl Directory {
         let _one_at_a_time = self.edit_lock();
         let path = self.apps_path();
         let raw = std::fs::read_to_string(path).map_err(|e| EditError::Io(e.to_string()))?;
-        if if_match.is_some_and(|v| v.trim_matches('"') != version_of(&raw)) {
+        let stale = |v: &str| v.trim() != "*" && v.trim().trim_matches('"') != version_of(&raw);
+        if if_match.is_some_and(stale) {
             return Err(EditError::Stale);
         }
         let mut doc: DocumentMut = raw.parse().map_err(|e: toml_edit::TomlError| {
