@@ -274,7 +274,11 @@ fn create(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller) -> ApiResult {
     let app = reg.app(&id).ok_or_else(ApiError::not_found)?;
     let mut answer = app_json(gw, app);
     merge(&mut answer, shown);
-    let written: Vec<&str> = keys.iter().map(|(k, _)| *k).filter(|k| *k != "client_secret").collect();
+    let written: Vec<&str> = keys
+        .iter()
+        .map(|(k, _)| *k)
+        .filter(|k| *k != "client_secret")
+        .collect();
     audit(gw, caller, "create", Some(&id), &written);
     Ok(super::with_version(201, &answer, &reg.version))
 }

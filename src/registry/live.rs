@@ -111,10 +111,10 @@ impl Directory {
     /// Validates apps-file text against the current users, as the file at `apps_path` would be.
     pub fn validate_apps(&self, text: &str) -> Result<Registry, Problems> {
         // Problems go back to API callers: name the file, not the server's folders.
-        let name = self
-            .apps_path
-            .file_name()
-            .map_or_else(|| "apps.toml".to_string(), |n| n.to_string_lossy().into_owned());
+        let name = self.apps_path.file_name().map_or_else(
+            || "apps.toml".to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         let base = self.apps_path.parent().unwrap_or(Path::new("."));
         super::parse(&name, text, base, &self.hasher, &self.users.load())
     }
