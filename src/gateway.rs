@@ -79,6 +79,8 @@ pub struct Gateway {
     pub login: crate::login::Login,
     /// The CRM as users backend (`users.backend = "upstream"`).
     pub upstream: Option<crate::users::upstream::UpstreamUsers>,
+    /// Failed client authentications by client id and address.
+    pub client_throttle: crate::login::throttle::Throttle,
     /// Sessions of the admin API.
     pub admin: crate::admin::session::AdminSessions,
     /// Users of upstream grants, opened from the store.
@@ -122,7 +124,14 @@ impl Gateway {
             .time_to_live(std::time::Duration::from_secs(60))
             .build();
         let admin = crate::admin::session::AdminSessions::new(config.login.session_ttl, secure);
+        let l = &config.limits;
+        let client_throttle = crate::login::throttle::Throttle::new(
+            l.client_failures_per_client,
+            l.client_failures_per_ip,
+            std::time::Duration::from_secs(l.client_throttle_seconds),
+        );
         Self {
+            client_throttle,
             admin,
             login,
             upstream,

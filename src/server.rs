@@ -50,6 +50,7 @@ pub fn build(config: Config, clock: SharedClock) -> Result<Built, StartError> {
     let data_dir = &config.server.data_dir;
     std::fs::create_dir_all(data_dir)
         .map_err(|e| StartError::Other(format!("cannot create {}: {e}", data_dir.display())))?;
+    let key_existed = data_dir.join(crate::keys::MASTER_KEY_FILE).exists();
     let keys = KeyRing::load_or_create(data_dir).map_err(|e| StartError::Other(e.to_string()))?;
     let users_required = config.users.backend == crate::config::UsersBackend::Local;
     let directory = Directory::load(
@@ -58,9 +59,7 @@ pub fn build(config: Config, clock: SharedClock) -> Result<Built, StartError> {
         keys.secrets.clone(),
         users_required,
     )?;
-    let store = Arc::new(
-        SledStore::open(&data_dir.join("store")).map_err(|e| StartError::Other(e.to_string()))?,
-    );
+    let store = Arc::new(open_store(&data_dir.join("store"), key_existed)?);
     let metrics = Arc::new(Metrics::new().map_err(|e| StartError::Other(e.to_string()))?);
     let gw = Arc::new(Gateway::new(
         config.clone(),
@@ -109,6 +108,32 @@ impl Built {
             tracing::error!(error = %e, "final flush failed");
         }
     }
+}
+
+/// Opens the store. A data dir that already had its key must already have its store: starting
+/// with an empty one would forget which assertion ids and codes were used.
+fn open_store(dir: &std::path::Path, key_existed: bool) -> Result<SledStore, StartError> {
+    let lost = |what: &str| {
+        StartError::Other(format!(
+            "{}: {what}, but {} exists: refusing to start with an empty token store. Restore the \
+             store from a backup, or remove the whole data dir to start over (every token is then \
+             invalid).",
+            dir.display(),
+            crate::keys::MASTER_KEY_FILE
+        ))
+    };
+    if key_existed && !dir.exists() {
+        return Err(lost("the token store is missing"));
+    }
+    let store = SledStore::open_checked(dir, key_existed).map_err(|e| {
+        StartError::Other(format!(
+            "{e}: refusing to start; restore the store from a backup"
+        ))
+    })?;
+    if key_existed && store.created() {
+        return Err(lost("the token store was empty"));
+    }
+    Ok(store)
 }
 
 fn server_conf(config: &Config) -> ServerConf {

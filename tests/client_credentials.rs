@@ -285,3 +285,50 @@ fn public_clients_cannot_use_client_credentials() {
         "a confidential client must authenticate"
     );
 }
+
+#[test]
+fn failed_client_authentications_are_throttled_but_the_right_secret_still_works() {
+    let extra = "[limits]\nclient_failures_per_client = 3\nclient_failures_per_ip = 6\nclient_throttle_seconds = 60\n";
+    let apps = format!(
+        "{}{}",
+        settings(true, false),
+        secret_app(ID, SECRET, "rest.all", "aldo")
+    );
+    let h = Harness::start_with(
+        &apps,
+        Options {
+            extra: extra.into(),
+            ..Options::default()
+        },
+    );
+    let g = [("grant_type", "client_credentials")];
+    for _ in 0..2 {
+        assert_eq!(h.token_basic(ID, "guess", &g).status(), 401);
+    }
+    let r = h.token_basic(ID, "guess", &g);
+    assert_eq!(
+        r.status(),
+        429,
+        "the third failure for this client is throttled"
+    );
+    assert!(
+        r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    );
+    assert_eq!(error_of(r).1, "invalid_client");
+    assert_eq!(
+        h.token_basic(ID, SECRET, &g).status(),
+        200,
+        "the real client still gets in"
+    );
+    for _ in 0..3 {
+        h.token_basic("vte_nobody", "guess", &g);
+    }
+    let r = h.token_basic(ID, SECRET, &g);
+    assert_eq!(r.status(), 429, "this address has failed too often");
+    assert!(r.headers().contains_key("retry-after"));
+}

@@ -133,3 +133,41 @@ fn non_canonical_protected_paths_are_refused_before_the_crm() {
         assert_eq!(h.crm.received().len(), before, "{p} reached the CRM");
     }
 }
+
+#[test]
+fn method_override_parameters_are_refused_on_protected_paths() {
+    let h = harness();
+    let token = h.token(READ, "s-read");
+    for q in [
+        "_method=DELETE",
+        "x-http-method-override=DELETE",
+        "_METHOD=PUT",
+    ] {
+        let before = h.crm.received().len();
+        let r = h
+            .http
+            .post(h.url(&format!("/restapi/v1/vtews/query?{q}")))
+            .bearer_auth(&token)
+            .header("X-HTTP-Method-Override", "DELETE")
+            .json(&json!({"query": "SELECT * FROM Invoice;"}))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 400, "{q}");
+        assert_eq!(h.crm.received().len(), before, "{q} reached the CRM");
+    }
+    // The header alone is stripped, and the read goes through as a read.
+    let r = h
+        .http
+        .post(h.url("/restapi/v1/vtews/query"))
+        .bearer_auth(&token)
+        .header("X-HTTP-Method-Override", "DELETE")
+        .json(&json!({"query": "SELECT * FROM Invoice;"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        h.last_received()
+            .header_values("x-http-method-override")
+            .is_empty()
+    );
+}

@@ -9,7 +9,7 @@ use super::{
     ApiError, ApiRequest, ApiResult, Caller, audit, body_object, icons, method_not_allowed,
 };
 use crate::gateway::Gateway;
-use crate::registry::edit::{app_table, push_app, remove_app, set_key, settings_table};
+use crate::registry::edit::{EditError, app_table, push_app, remove_app, set_key, settings_table};
 use crate::registry::{App, ClientType};
 
 /// Keys a new app may carry, in the order they are written.
@@ -33,6 +33,7 @@ const APP_KEYS: &[&str] = &[
 ];
 /// Keys a change may carry.
 const PATCH_KEYS: &[&str] = &[
+    "jwt_public_key",
     "name",
     "description",
     "icon",
@@ -121,7 +122,7 @@ pub async fn route(
         }
         ("PATCH", [id]) => patch(gw, req, caller, id),
         ("DELETE", [id]) => delete(gw, req, caller, id).await,
-        ("POST", [id, "revoke"]) => revoke(gw, caller, id).await,
+        ("POST", [id, "revoke"]) => revoke(gw, req, caller, id).await,
         ("POST", [id, "secret"]) => new_credentials(gw, req, caller, id),
         _ => Err(method_not_allowed()),
     }
@@ -243,34 +244,25 @@ fn create(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller) -> ApiResult {
     let mut allowed = APP_KEYS.to_vec();
     allowed.extend(["icon_data", "key_algorithm"]);
     check_keys(&body, &allowed)?;
-    let icon = body
-        .remove("icon_data")
-        .map(|v| icons::to_png(v.as_str().unwrap_or_default()))
-        .transpose()?;
+    let icon = take_icon(&mut body)?;
     let shown = prepare(gw, &mut body)?;
     let id = body
         .get("client_id")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    if let Some(png) = &icon {
-        body.insert(
-            "icon".into(),
-            json!(icons::store(gw.directory.apps_path(), &id, png)?),
-        );
+    if icon.is_some() {
+        body.insert("icon".into(), json!(icons::name(&id)));
     }
     let keys: Vec<(&str, Value)> = APP_KEYS
         .iter()
         .filter_map(|k| body.get(*k).map(|v| (*k, v.clone())))
         .collect();
-    let edited = gw
-        .directory
-        .edit_apps(req.if_match, |doc| push_app(doc, &keys));
-    let ((), reg) = edited.inspect_err(|_| {
-        if icon.is_some() {
-            icons::remove(gw.directory.apps_path(), &id);
-        }
-    })?;
+    let ((), reg) = gw.directory.edit_apps_then(
+        req.if_match,
+        |doc| push_app(doc, &keys),
+        || store_icon(gw, &id, icon.as_deref()),
+    )?;
     let app = reg.app(&id).ok_or_else(ApiError::not_found)?;
     let mut answer = app_json(gw, app);
     merge(&mut answer, shown);
@@ -281,6 +273,23 @@ fn create(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller) -> ApiResult {
         .collect();
     audit(gw, caller, "create", Some(&id), &written);
     Ok(super::with_version(201, &answer, &reg.version))
+}
+
+/// The PNG of an uploaded `icon_data`, removed from the body.
+fn take_icon(body: &mut Map<String, Value>) -> Result<Option<Vec<u8>>, ApiError> {
+    body.remove("icon_data")
+        .map(|v| icons::to_png(v.as_str().unwrap_or_default()))
+        .transpose()
+}
+
+/// Stores an icon while the edit that names it is being written.
+fn store_icon(gw: &Gateway, id: &str, png: Option<&[u8]>) -> Result<(), EditError> {
+    match png {
+        Some(png) => icons::store(gw.directory.apps_path(), id, png)
+            .map(|_| ())
+            .map_err(|e| EditError::Io(e.message)),
+        None => Ok(()),
+    }
 }
 
 fn merge(into: &mut Value, extra: Value) {
@@ -296,21 +305,25 @@ fn patch(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller, id: &str) -> ApiRe
     if gw.directory.registry().app(id).is_none() {
         return Err(ApiError::not_found());
     }
-    if let Some(data) = body.remove("icon_data") {
-        let png = icons::to_png(data.as_str().unwrap_or_default())?;
-        body.insert(
-            "icon".into(),
-            json!(icons::store(gw.directory.apps_path(), id, &png)?),
-        );
+    let icon = take_icon(&mut body)?;
+    if icon.is_some() {
+        body.insert("icon".into(), json!(icons::name(id)));
     }
-    if body.get("icon").and_then(Value::as_str) == Some("") {
+    let drop_icon = body.get("icon").and_then(Value::as_str) == Some("");
+    if drop_icon {
         body.insert("icon".into(), Value::Null);
+    }
+    let ((), reg) = gw.directory.edit_apps_then(
+        req.if_match,
+        |doc| {
+            let t = app_table(doc, id)?;
+            body.iter().try_for_each(|(k, v)| set_key(t, k, v))
+        },
+        || store_icon(gw, id, icon.as_deref()),
+    )?;
+    if drop_icon {
         icons::remove(gw.directory.apps_path(), id);
     }
-    let ((), reg) = gw.directory.edit_apps(req.if_match, |doc| {
-        let t = app_table(doc, id)?;
-        body.iter().try_for_each(|(k, v)| set_key(t, k, v))
-    })?;
     let app = reg.app(id).ok_or_else(ApiError::not_found)?;
     let keys: Vec<&str> = body.keys().map(String::as_str).collect();
     audit(gw, caller, "update", Some(id), &keys);
@@ -336,7 +349,8 @@ async fn delete(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller, id: &str) -
 }
 
 /// Revokes every token of `id` (the app must exist).
-pub async fn revoke(gw: &Gateway, caller: &Caller, id: &str) -> ApiResult {
+pub async fn revoke(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller, id: &str) -> ApiResult {
+    let version = gw.directory.check_version(req.if_match)?;
     if gw.directory.registry().app(id).is_none() {
         return Err(ApiError::not_found());
     }
@@ -346,7 +360,11 @@ pub async fn revoke(gw: &Gateway, caller: &Caller, id: &str) -> ApiResult {
         .await
         .map_err(ApiError::unavailable)?;
     audit(gw, caller, "revoke", Some(id), &[]);
-    Ok(super::Response::json(200, &json!({"revoked": revoked})))
+    Ok(super::with_version(
+        200,
+        &json!({"revoked": revoked}),
+        &version,
+    ))
 }
 
 /// Replaces the secret (or key pair) of `id`; the new one is in this answer only.

@@ -72,6 +72,11 @@ pub fn to_png(data_uri: &str) -> Result<Vec<u8>, ApiError> {
     Ok(out.into_inner())
 }
 
+/// The name (relative to `apps.toml`) of an app's stored icon.
+pub fn name(client_id: &str) -> String {
+    format!("icons/{client_id}.png")
+}
+
 /// Stores `png` as `icons/<client_id>.png` next to `apps_path`; returns the relative name.
 pub fn store(apps_path: &Path, client_id: &str, png: &[u8]) -> Result<String, ApiError> {
     let dir = apps_path.parent().unwrap_or(Path::new(".")).join("icons");

@@ -30,7 +30,12 @@ pub async fn route(
 ) -> ApiResult {
     match (req.method, rest) {
         ("GET", ["apps"]) => list(gw, caller),
-        ("POST", ["apps", id, "revoke"]) => revoke(gw, caller, id).await,
+        ("POST", ["apps", id, "revoke"]) => {
+            let version = gw.directory.check_version(req.if_match)?;
+            revoke(gw, caller, id)
+                .await
+                .map(|r| r.header("ETag", format!("\"{version}\"")))
+        }
         ("POST", ["apps", id, "secret"]) => {
             let reg = gw.directory.registry_full();
             let bound = reg.app(id).and_then(|a| bound_to(a, &caller.user.username));

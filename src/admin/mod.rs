@@ -48,7 +48,8 @@ pub struct ApiRequest<'a> {
 pub struct ApiError {
     status: u16,
     code: &'static str,
-    message: String,
+    /// The sentence for people.
+    pub message: String,
     problems: Vec<String>,
 }
 
@@ -107,6 +108,9 @@ impl From<EditError> for ApiError {
                 ..ApiError::invalid("the change would make apps.toml invalid")
             },
             EditError::Io(e) => ApiError::unavailable(e),
+            EditError::Exists(id) => {
+                ApiError::new(409, "conflict", format!("client_id {id} already exists"))
+            }
         }
     }
 }

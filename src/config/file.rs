@@ -183,6 +183,12 @@ pub struct LimitsFile {
     pub oauth_body_bytes: usize,
     /// Largest client assertion accepted, in bytes.
     pub assertion_bytes: usize,
+    /// Failed client authentications per client id before 429 (the right secret still works).
+    pub client_failures_per_client: u32,
+    /// Failed client authentications per address before that address gets 429.
+    pub client_failures_per_ip: u32,
+    /// Seconds a client authentication throttle lasts.
+    pub client_throttle_seconds: u64,
 }
 
 impl Default for LimitsFile {
@@ -190,6 +196,9 @@ impl Default for LimitsFile {
         Self {
             oauth_body_bytes: 64 * 1024,
             assertion_bytes: 8 * 1024,
+            client_failures_per_client: 20,
+            client_failures_per_ip: 20,
+            client_throttle_seconds: 60,
         }
     }
 }

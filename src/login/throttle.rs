@@ -36,21 +36,35 @@ impl Throttle {
 
     /// `Err(seconds to wait)` when this user or address has failed too often.
     pub fn check(&self, user: &str, ip: Option<IpAddr>) -> Result<(), u64> {
-        let user_over = self.users.get(user).is_some_and(|n| n >= self.per_user);
-        let ip_over = ip
-            .and_then(|ip| self.ips.get(&ip))
-            .is_some_and(|n| n >= self.per_ip);
-        if user_over || ip_over {
-            Err(self.window.as_secs().max(1))
-        } else {
-            Ok(())
+        self.check_name(Some(user))?;
+        self.check_ip(ip)
+    }
+
+    /// `Err(seconds to wait)` when `name` has failed too often.
+    pub fn check_name(&self, name: Option<&str>) -> Result<(), u64> {
+        match name
+            .filter(|n| !n.is_empty())
+            .and_then(|n| self.users.get(n))
+        {
+            Some(n) if n >= self.per_user => Err(self.window.as_secs().max(1)),
+            _ => Ok(()),
         }
     }
 
-    /// Counts a failed login.
+    /// `Err(seconds to wait)` when the address has failed too often.
+    pub fn check_ip(&self, ip: Option<IpAddr>) -> Result<(), u64> {
+        match ip.and_then(|ip| self.ips.get(&ip)) {
+            Some(n) if n >= self.per_ip => Err(self.window.as_secs().max(1)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a failure of `user` (when named) from `ip`.
     pub fn failed(&self, user: &str, ip: Option<IpAddr>) {
-        let n = self.users.get(user).unwrap_or(0);
-        self.users.insert(user.to_string(), n.saturating_add(1));
+        if !user.is_empty() {
+            let n = self.users.get(user).unwrap_or(0);
+            self.users.insert(user.to_string(), n.saturating_add(1));
+        }
         if let Some(ip) = ip {
             let n = self.ips.get(&ip).unwrap_or(0);
             self.ips.insert(ip, n.saturating_add(1));

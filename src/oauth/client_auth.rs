@@ -2,11 +2,12 @@
 //! `client_secret_basic`, `client_secret_post`, `private_key_jwt` (RFC 7523) and `none` for
 //! public clients. Exactly one method per request; each app only by its registered method.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::OAuthRequest;
 use super::assertion::{self, ASSERTION_TYPE};
-use super::error::OAuthError;
+use super::error::{ErrorCode, OAuthError};
 use super::form::{self, BasicCredentials, Form};
 use crate::gateway::Gateway;
 use crate::keys::Digest;
@@ -36,6 +37,19 @@ pub enum Credentials {
         /// Client id.
         client_id: String,
     },
+}
+
+impl Credentials {
+    /// The client id the credentials claim, when they name one.
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            Credentials::Basic(c) => Some(&c.client_id),
+            Credentials::Post { client_id, .. } | Credentials::Public { client_id } => {
+                Some(client_id)
+            }
+            Credentials::Assertion { client_id, .. } => client_id.as_deref(),
+        }
+    }
 }
 
 /// Picks the one authentication method a request uses.
@@ -118,8 +132,40 @@ fn assertion_credentials(
 }
 
 /// Verifies the credentials; returns the app they belong to, enabled or not (each caller
-/// decides what a disabled app may still do).
-pub async fn authenticate(gw: &Gateway, creds: Credentials) -> Result<Arc<App>, OAuthError> {
+/// decides what a disabled app may still do). Failures are throttled: an address with too many
+/// recent failures is refused before checking, and a client id with too many gets 429 instead
+/// of 401, so guessing slows down while the real client (with the right secret) still gets in.
+pub async fn authenticate(
+    gw: &Gateway,
+    creds: Credentials,
+    peer: Option<IpAddr>,
+) -> Result<Arc<App>, OAuthError> {
+    let client_id = creds.client_id().map(str::to_string).unwrap_or_default();
+    if let Err(wait) = gw.client_throttle.check_ip(peer) {
+        return Err(throttled(wait));
+    }
+    let result = verify(gw, creds).await;
+    if let Err(e) = &result
+        && e.code == ErrorCode::InvalidClient
+    {
+        gw.client_throttle.failed(&client_id, peer);
+        if let Err(wait) = gw.client_throttle.check_name(Some(&client_id)) {
+            return Err(throttled(wait));
+        }
+    }
+    result
+}
+
+fn throttled(wait: u64) -> OAuthError {
+    OAuthError::new(
+        ErrorCode::InvalidClient,
+        "too many failed authentications; retry later",
+    )
+    .status(429)
+    .retry_after(wait)
+}
+
+async fn verify(gw: &Gateway, creds: Credentials) -> Result<Arc<App>, OAuthError> {
     let reg = gw.directory.registry_full();
     match creds {
         Credentials::Basic(c) => check_secret(gw, &reg, &c.client_id, &c.secret)

@@ -62,6 +62,8 @@ pub struct OAuthError {
     pub status: u16,
     /// The client tried HTTP Basic: answer with a Basic challenge (RFC 6749 §5.2).
     pub basic_challenge: bool,
+    /// Seconds to send as `Retry-After` (throttling).
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -80,6 +82,7 @@ impl OAuthError {
             description,
             status,
             basic_challenge: false,
+            retry_after: None,
         }
     }
 
@@ -105,6 +108,12 @@ impl OAuthError {
         self
     }
 
+    /// Sets `Retry-After`.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
     /// Sets the status.
     pub fn status(mut self, status: u16) -> Self {
         self.status = status;
@@ -120,6 +129,9 @@ impl OAuthError {
         let mut resp = Response::json(self.status, &body).no_store();
         if self.status == 405 {
             resp = resp.header("Allow", "POST");
+        }
+        if let Some(secs) = self.retry_after {
+            resp = resp.header("Retry-After", secs.to_string());
         }
         if self.basic_challenge || (self.status == 401 && self.code == ErrorCode::InvalidClient) {
             resp = resp.header(

@@ -22,7 +22,7 @@ pub async fn handle(gw: &Gateway, req: &OAuthRequest<'_>) -> Response {
 async fn run(gw: &Gateway, req: &OAuthRequest<'_>) -> Result<Response, OAuthError> {
     let form = read_form(req)?;
     let creds = client_auth::credentials(req, &form)?;
-    let app = client_auth::authenticate(gw, creds).await?;
+    let app = client_auth::authenticate(gw, creds, req.peer).await?;
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;

@@ -32,6 +32,8 @@ pub struct OAuthRequest<'a> {
     pub content_type: Option<&'a [u8]>,
     /// The body.
     pub body: &'a [u8],
+    /// The client's address.
+    pub peer: Option<std::net::IpAddr>,
 }
 
 /// The checks every POST endpoint shares: POST only (405 otherwise), no parameters in the URI,

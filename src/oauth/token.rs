@@ -31,7 +31,7 @@ async fn run(gw: &Gateway, req: &OAuthRequest<'_>) -> Result<Response, OAuthErro
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, msg));
     }
     let creds = client_auth::credentials(req, &form)?;
-    let app = client_auth::authenticate(gw, creds).await?;
+    let app = client_auth::authenticate(gw, creds, req.peer).await?;
     match grant_type {
         "refresh_token" => grants::refresh_token::grant(gw, &app, &form).await,
         _ if !app.enabled => Err(client_auth::disabled(&app)),

@@ -63,6 +63,17 @@ fn refuse(status: u16, error: &str, description: &str, reason: &'static str) -> 
     }
 }
 
+/// True when the query carries a method override (`_method`, `x-http-method-override`): the
+/// gateway decides by path, so nothing may ask the CRM to treat the call as another method.
+fn overrides_method(query: Option<&str>) -> bool {
+    query.is_some_and(|q| {
+        url::form_urlencoded::parse(q.as_bytes()).any(|(k, _)| {
+            let k = k.to_ascii_lowercase();
+            k == "_method" || k.replace('_', "-").ends_with("method-override")
+        })
+    })
+}
+
 /// A 400 for a protected path that is not written canonically.
 pub fn non_canonical() -> Refusal {
     refuse(
@@ -79,6 +90,15 @@ pub fn authorize(
     req: &RequestHeader,
     op: Option<String>,
 ) -> Result<Permit, Box<Refusal>> {
+    if overrides_method(req.uri.query()) {
+        let msg = "method override parameters are not accepted";
+        return Err(Box::new(refuse(
+            400,
+            "invalid_request",
+            msg,
+            "method override",
+        )));
+    }
     let auth = req.headers.get_all(http::header::AUTHORIZATION);
     let token = match bearer::extract(auth.iter().map(|v| v.as_bytes()), req.uri.query()) {
         Ok(t) => t,

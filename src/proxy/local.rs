@@ -144,6 +144,10 @@ async fn post(gw: &Gateway, session: &mut Session, local: Local) -> Response {
             .get(http::header::CONTENT_TYPE)
             .map(|v| v.as_bytes()),
         body: &body,
+        peer: session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip()),
     };
     if local == Local::Authorize {
         return authorize(gw, session, &oauth_req).await;
@@ -161,7 +165,14 @@ const API_BODY_BYTES: usize = 2 * 1024 * 1024;
 async fn api(gw: &Gateway, session: &mut Session) -> Response {
     let body = match read_body(session, API_BODY_BYTES).await {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(resp) if resp.status == 413 => {
+            let msg = "the request body is larger than 2 MiB";
+            return Response::json(413, &json!({"error": "too_large", "message": msg}));
+        }
+        Err(_) => {
+            let msg = "the request body could not be read";
+            return Response::json(400, &json!({"error": "invalid", "message": msg}));
+        }
     };
     let req = session.req_header();
     let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
@@ -229,14 +240,14 @@ async fn read_body(session: &mut Session, limit: usize) -> Result<Bytes, Respons
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
+        // Refused unread. A client still sending a moderate body gets to finish, so it reads
+        // the answer instead of a connection reset; nothing of it is kept.
+        if declared.is_some_and(|n| n <= DRAIN_BYTES) && !expects_continue(session) {
+            drain(session).await;
+        }
         return Err(too_large());
     }
-    let expects_continue = session
-        .req_header()
-        .headers
-        .get(http::header::EXPECT)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    if expects_continue {
+    if expects_continue(session) {
         let _ = session.write_continue_response().await;
     }
     let mut body = BytesMut::new();
@@ -253,6 +264,29 @@ async fn read_body(session: &mut Session, limit: usize) -> Result<Bytes, Respons
                 let e = OAuthError::invalid_request("the request body could not be read");
                 return Err(e.to_response());
             }
+        }
+    }
+}
+
+/// Most bytes of a refused body read and thrown away (beyond it the connection just closes).
+const DRAIN_BYTES: usize = 16 * 1024 * 1024;
+
+fn expects_continue(session: &Session) -> bool {
+    session
+        .req_header()
+        .headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+}
+
+async fn drain(session: &mut Session) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut seen = 0usize;
+    while seen <= DRAIN_BYTES {
+        let next = tokio::time::timeout_at(deadline, session.read_request_body()).await;
+        match next {
+            Ok(Ok(Some(chunk))) => seen += chunk.len(),
+            _ => return,
         }
     }
 }

@@ -24,15 +24,41 @@ pub enum EditError {
     BadValue(String),
     /// Reading or writing the file failed.
     Io(String),
+    /// The entry to add exists already.
+    Exists(String),
 }
 
 impl Directory {
+    /// The current version of `apps.toml` if `if_match` (when given) still names it; for
+    /// changes that write no file but must not act on a stale view.
+    pub fn check_version(&self, if_match: Option<&str>) -> Result<String, EditError> {
+        let _one_at_a_time = self.edit_lock();
+        let raw =
+            std::fs::read_to_string(self.apps_path()).map_err(|e| EditError::Io(e.to_string()))?;
+        let current = version_of(&raw);
+        match if_match.map(str::trim) {
+            Some(v) if v != "*" && v.trim_matches('"') != current => Err(EditError::Stale),
+            _ => Ok(current),
+        }
+    }
+
     /// Applies `f` to the current `apps.toml`, validates, writes and applies the result.
     /// Returns what `f` returned and the new registry.
     pub fn edit_apps<T>(
         &self,
         if_match: Option<&str>,
         f: impl FnOnce(&mut DocumentMut) -> Result<T, EditError>,
+    ) -> Result<(T, Arc<Registry>), EditError> {
+        self.edit_apps_then(if_match, f, || Ok(()))
+    }
+
+    /// Like [`Self::edit_apps`], running `before_write` (e.g. storing an icon the new file
+    /// names) once the result has validated, just before the file is written.
+    pub fn edit_apps_then<T>(
+        &self,
+        if_match: Option<&str>,
+        f: impl FnOnce(&mut DocumentMut) -> Result<T, EditError>,
+        before_write: impl FnOnce() -> Result<(), EditError>,
     ) -> Result<(T, Arc<Registry>), EditError> {
         let _one_at_a_time = self.edit_lock();
         let path = self.apps_path();
@@ -48,6 +74,7 @@ impl Directory {
         let out = f(&mut doc)?;
         let text = doc.to_string();
         let registry = Arc::new(self.validate_apps(&text).map_err(EditError::Invalid)?);
+        before_write()?;
         crate::fsutil::write_atomic(path, text.as_bytes(), None)
             .map_err(|e| EditError::Io(e.to_string()))?;
         self.apply_apps(registry.clone(), &text);
@@ -136,8 +163,13 @@ pub fn app_table<'d>(
     apps(doc)?.get_mut(i).ok_or(EditError::NotFound)
 }
 
-/// Appends a new `[[apps]]` entry with `keys` in order.
+/// Appends a new `[[apps]]` entry with `keys` in order (its `client_id` must be new).
 pub fn push_app(doc: &mut DocumentMut, keys: &[(&str, Json)]) -> Result<(), EditError> {
+    if let Some((_, Json::String(id))) = keys.iter().find(|(k, _)| *k == "client_id")
+        && find_app(doc, id).is_ok()
+    {
+        return Err(EditError::Exists(id.clone()));
+    }
     let mut table = Table::new();
     for (k, v) in keys {
         if !v.is_null() {

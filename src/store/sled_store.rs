@@ -21,7 +21,11 @@ pub struct SledStore {
     db: sled::Db,
     tree: sled::Tree,
     flusher: Flusher,
+    created: bool,
 }
+
+/// Key of the marker every store this gateway created holds.
+const MARKER: &[u8] = b"\0crmgate-store-v1";
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -133,17 +137,44 @@ fn batch_of(writes: &[Write]) -> sled::Batch {
 impl SledStore {
     /// Opens (or creates) the store under `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_checked(dir, false)
+    }
+
+    /// Opens the store under `dir`; with `must_exist`, an empty store is reported as
+    /// [`Self::created`] and left unmarked (so it is refused again next time).
+    pub fn open_checked(dir: &Path, must_exist: bool) -> Result<Self, StoreError> {
         let db = sled::Config::new()
             .path(dir)
             .flush_every_ms(Some(1000))
             .open()
             .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", dir.display())))?;
         let tree = db.open_tree("tokens").map_err(backend)?;
+        let marked = tree.get(MARKER).map_err(backend)?.is_some();
+        let created = !marked && tree.is_empty();
+        if created && !must_exist {
+            tree.insert(MARKER, &b"1"[..]).map_err(backend)?;
+            db.flush().map_err(|e| StoreError::Flush(e.to_string()))?;
+        } else if !created && !marked {
+            return Err(StoreError::Corrupt(format!(
+                "{} is not a crmgate token store, or it is damaged",
+                dir.display()
+            )));
+        }
         let flush_db = db.clone();
         let flusher =
             Flusher::start(move || flush_db.flush().map(|_| ()).map_err(|e| e.to_string()))
                 .map_err(backend)?;
-        Ok(Self { db, tree, flusher })
+        Ok(Self {
+            db,
+            tree,
+            flusher,
+            created,
+        })
+    }
+
+    /// True when this open created the store (it did not exist before).
+    pub fn created(&self) -> bool {
+        self.created
     }
 
     /// Number of values in `space` (a full scan of that space).

@@ -372,9 +372,16 @@ fn write_config(dir: &Path, port: u16, crm: SocketAddr, opts: &Options) {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("{scheme}://127.0.0.1:{port}"));
+    // Every test talks from 127.0.0.1: lift the client-authentication throttle unless the test
+    // sets [limits] itself (the throttling tests do).
+    let limits = if opts.extra.contains("[limits]") {
+        ""
+    } else {
+        "[limits]\nclient_failures_per_client = 100000\nclient_failures_per_ip = 100000\n"
+    };
     let toml = format!(
         "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{public_url}\"\ndata_dir = \"data\"\nshutdown_grace_seconds = 0\n{server}\n\
-         [upstream]\naddress = \"{address}\"\nauth = \"{}\"\nconnect_timeout_seconds = 2\nread_timeout_seconds = {}\n{secret}\n{}",
+         [upstream]\naddress = \"{address}\"\nauth = \"{}\"\nconnect_timeout_seconds = 2\nread_timeout_seconds = {}\n{secret}\n{limits}{}",
         opts.upstream_auth, opts.read_timeout, opts.extra
     );
     std::fs::write(dir.join("crmgate.toml"), toml).unwrap();
