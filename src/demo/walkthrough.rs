@@ -91,6 +91,14 @@ fn overview(base: &str, crm: SocketAddr, dir: &Path, apps: &[DemoApp]) -> String
         "  files     {}   (apps.toml is watched: edit it, save, it applies)",
         dir.display()
     );
+    let _ = writeln!(
+        t,
+        "  admin     {base}/gateway/admin/   (sign in as admin / admin-demo)"
+    );
+    let _ = writeln!(
+        t,
+        "  account   {base}/gateway/account/   (\"Connected applications\": aldo / aldo-demo)"
+    );
     let _ = writeln!(t, "\nDemo applications (service accounts, client secret):");
     for a in apps {
         let _ = writeln!(
