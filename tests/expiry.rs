@@ -1,9 +1,12 @@
 //! Expiry with an injected clock: access tokens stop working exactly at `exp`, introspection
 //! agrees, and client assertions are judged by the same clock. No sleeping.
+//!
+//! pingora cannot start a second server in a process once one has stopped, so one in-process
+//! gateway serves both scenarios, one after the other, on the same clock.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use crmgate::clock::ManualClock;
@@ -49,18 +52,31 @@ fn active(g: &InProcess, token: &str) -> bool {
 }
 
 #[test]
-fn access_tokens_expire_at_their_lifetime() {
+fn expiry_follows_the_injected_clock() {
+    use p256::pkcs8::{EncodePrivateKey, EncodePublicKey};
+    let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let private = secret.to_pkcs8_pem(Default::default()).unwrap();
+    let public = secret
+        .public_key()
+        .to_public_key_pem(Default::default())
+        .unwrap();
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(private.as_bytes()).unwrap();
     let clock = ManualClock::new(T0);
-    let g = InProcess::start(
-        &format!(
-            "{}{}",
-            settings(true, false),
-            secret_app(ID, "s", "rest.all", "aldo")
-        ),
-        clock.clone(),
+    let apps = format!(
+        "{}{}{}",
+        settings(true, false),
+        secret_app(ID, "s", "rest.all", "aldo"),
+        jwt_app("vte_jwt", &public, "rest.all", "aldo")
     );
-    let t = token(&g);
-    assert_eq!(query(&g, &t), 200);
+    let g = InProcess::start(&apps, clock.clone());
+    access_tokens_expire_at_their_lifetime(&g, &clock);
+    client_assertions_are_judged_by_the_injected_clock(&g, &clock, &key, T0 + 3600);
+}
+
+/// Starts at `T0`; leaves the clock at `T0 + 3600`.
+fn access_tokens_expire_at_their_lifetime(g: &InProcess, clock: &ManualClock) {
+    let t = token(g);
+    assert_eq!(query(g, &t), 200);
     let introspected: Value = g
         .http
         .post(g.url("/oauth2/v2.0/introspect.php"))
@@ -74,16 +90,16 @@ fn access_tokens_expire_at_their_lifetime() {
     assert_eq!(introspected["exp"], T0 + 3600);
     clock.advance(3599);
     assert_eq!(
-        query(&g, &t),
+        query(g, &t),
         200,
         "cached and still valid one second before expiry"
     );
-    assert!(active(&g, &t));
+    assert!(active(g, &t));
     clock.advance(1);
-    assert_eq!(query(&g, &t), 401, "valid at exp");
-    assert!(!active(&g, &t));
-    let fresh = token(&g);
-    assert_eq!(query(&g, &fresh), 200);
+    assert_eq!(query(g, &t), 401, "valid at exp");
+    assert!(!active(g, &t));
+    let fresh = token(g);
+    assert_eq!(query(g, &fresh), 200);
 }
 
 fn assertion(key: &jsonwebtoken::EncodingKey, aud: &str, iat: u64, exp: u64, jti: &str) -> String {
@@ -97,23 +113,13 @@ fn assertion(key: &jsonwebtoken::EncodingKey, aud: &str, iat: u64, exp: u64, jti
     .unwrap()
 }
 
-#[test]
-fn client_assertions_are_judged_by_the_injected_clock() {
-    use p256::pkcs8::{EncodePrivateKey, EncodePublicKey};
-    let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
-    let private = secret.to_pkcs8_pem(Default::default()).unwrap();
-    let public = secret
-        .public_key()
-        .to_public_key_pem(Default::default())
-        .unwrap();
-    let key = jsonwebtoken::EncodingKey::from_ec_pem(private.as_bytes()).unwrap();
-    let clock = ManualClock::new(T0);
-    let apps = format!(
-        "{}{}",
-        settings(true, false),
-        jwt_app("vte_jwt", &public, "rest.all", "aldo")
-    );
-    let g = InProcess::start(&apps, clock.clone());
+/// Starts with the clock at `t0`.
+fn client_assertions_are_judged_by_the_injected_clock(
+    g: &InProcess,
+    clock: &ManualClock,
+    key: &jsonwebtoken::EncodingKey,
+    t0: u64,
+) {
     let aud = g.url("/oauth2/v2.0/token.php");
     let send = |jwt: &str| {
         g.http
@@ -132,19 +138,19 @@ fn client_assertions_are_judged_by_the_injected_clock() {
             .as_u16()
     };
     // Valid by the gateway's clock, although long expired by the wall clock's.
-    assert_eq!(send(&assertion(&key, &aud, T0, T0 + 300, "a")), 200);
+    assert_eq!(send(&assertion(key, &aud, t0, t0 + 300, "a")), 200);
     assert_eq!(
-        send(&assertion(&key, &aud, T0, T0 + 300, "a")),
+        send(&assertion(key, &aud, t0, t0 + 300, "a")),
         401,
         "replayed jti"
     );
     assert_eq!(
-        send(&assertion(&key, &aud, T0, T0 + 601 + 30, "b")),
+        send(&assertion(key, &aud, t0, t0 + 601 + 30, "b")),
         401,
         "exp too far ahead"
     );
-    let late = assertion(&key, &aud, T0, T0 + 60, "c");
+    let late = assertion(key, &aud, t0, t0 + 60, "c");
     clock.advance(91);
     assert_eq!(send(&late), 401, "expired beyond the skew");
-    assert_eq!(send(&assertion(&key, &aud, T0 + 91, T0 + 151, "c")), 200);
+    assert_eq!(send(&assertion(key, &aud, t0 + 91, t0 + 151, "c")), 200);
 }

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
@@ -116,6 +116,11 @@ fn json_logs_carry_one_access_line_per_proxied_call() {
     let t = h.token(ID, "s");
     h.query_invoices(&t);
     h.call("/restapi/v1/vtews/loginpwd", &t, &serde_json::json!({}));
+    // The access line is written once the response is on its way: wait for it, boundedly.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while h.log().matches("crmgate::access").count() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     h.kill();
     let lines: Vec<serde_json::Value> = h
         .log()

@@ -127,3 +127,35 @@ pub fn ratios(rows: &[Row], n: &Names) -> String {
     }
     out
 }
+
+/// The paired comparison: each pair's ratio, and the medians.
+pub fn pairs(pairs: &[(Row, Row)]) -> String {
+    if pairs.is_empty() {
+        return String::new();
+    }
+    let mut ratios: Vec<f64> = pairs
+        .iter()
+        .map(|(b, g)| g.load.rps / b.load.rps.max(1.0))
+        .collect();
+    let mut p99: Vec<f64> = pairs
+        .iter()
+        .map(|(b, g)| (g.load.p99_us - b.load.p99_us) / 1000.0)
+        .collect();
+    let mut cpu: Vec<f64> = pairs.iter().map(|(b, g)| g.cpu_us - b.cpu_us).collect();
+    let list: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let (r, d, c) = (median(&mut ratios), median(&mut p99), median(&mut cpu));
+    format!(
+        "\npaired: {} alternating runs of pingora pass-through then crmgate query (1 token)\n\
+         - throughput ratio per pair: {}\n\
+         - median ratio {r:.2}x (target >= 0.90x: {}); median p99 difference {d:+.3} ms \
+         (target <= +0.2 ms: {}); median extra CPU {c:.1} us/req\n",
+        pairs.len(),
+        list.join(", "),
+        verdict(r >= 0.90),
+        verdict(d <= 0.2),
+    )
+}

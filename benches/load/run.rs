@@ -74,6 +74,8 @@ pub fn run(opts: &Options) -> Result<(), String> {
     )?;
     let out = main_report(&header, &rows, opts, drive, warmup_secs);
     print!("{out}");
+    let pairs = paired(&servers, dir, drive, if opts.quick { 3 } else { 7 })?;
+    print!("{}", report::pairs(&pairs));
     if opts.scale {
         procs.stop(servers.gateway.pid);
         let up = (servers.upstream.port, servers.upstream.pid);
@@ -153,6 +155,34 @@ fn start(procs: &mut Procs, dir: &Path) -> Result<Servers, String> {
         nginx,
         gateway: Srv { port, pid },
     })
+}
+
+/// Alternating runs of the pass-through and crmgate (one token), `n` pairs: the ratio the
+/// throughput target is about, as a median over pairs measured back to back, since single
+/// samples on a shared 2-core machine vary by 15% or more.
+fn paired(s: &Servers, dir: &Path, drive: Drive, n: usize) -> Result<Vec<(Row, Row)>, String> {
+    let file = dir.join("one-token.txt");
+    let query = Load::Query { tokens: &file };
+    let plan = Plan {
+        dir,
+        warmup_secs: 1,
+        drive,
+    };
+    let up = Some(s.upstream.pid);
+    let target = |srv: Srv, gateway: bool| Target {
+        port: srv.port,
+        pid: srv.pid,
+        upstream_pid: up,
+        gateway,
+    };
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        eprintln!("load: pair {} of {n}", i + 1);
+        let base = measure::scenario(&plan, PASS, &query, &target(s.passthrough, false))?;
+        let gw = measure::scenario(&plan, "crmgate query", &query, &target(s.gateway, true))?;
+        out.push((base, gw));
+    }
+    Ok(out)
 }
 
 /// The tokens the scenarios send, and the files wrk reads them from.

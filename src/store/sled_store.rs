@@ -146,6 +146,9 @@ impl SledStore {
         let db = sled::Config::new()
             .path(dir)
             .flush_every_ms(Some(1000))
+            // sled's page cache defaults to 1 GiB; 64 MiB keeps memory bounded at a million
+            // tokens while hot token records stay in the gateway's own cache.
+            .cache_capacity(64 * 1024 * 1024)
             .open()
             .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", dir.display())))?;
         let tree = db.open_tree("tokens").map_err(backend)?;

@@ -142,11 +142,27 @@ fn is_our_gateway(http: &Client, base: &str, issuer: &str) -> bool {
 }
 
 /// A free loopback port (bound, then released).
+///
+/// Every test runs in one process, so a process-wide counter hands each caller its own port.
+/// The ports lie below the kernel's ephemeral range (32768+ on Linux), where the outgoing
+/// connections of other tests and of the CI machine cannot take them between our check and the
+/// gateway's bind.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let _ = NEXT.compare_exchange(
+        0,
+        20_000 + (std::process::id() % 100) as u16 * 20,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    loop {
+        let port = NEXT.fetch_add(1, Ordering::SeqCst);
+        assert!(port < 32_000, "ran out of test ports");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A CRM and a gateway in front of it.

@@ -44,7 +44,7 @@ MAX_ASSERTION_LIFETIME = 600
 
 def env(name):
     value = os.environ.get(name)
-    assert value, f"{name} is not set: run this through `cargo test --test authlib`"
+    assert value, f"{name} is not set: run this through `cargo test --test gateway authlib::`"
     return value
 
 

@@ -37,7 +37,7 @@ PASSWORDS = {"aldo": "aldo-pw", "bruna": "bruna-pw"}
 
 def env(name):
     value = os.environ.get(name)
-    assert value, f"{name} is not set: run this through `cargo test --test authlib_code`"
+    assert value, f"{name} is not set: run this through `cargo test --test gateway authlib_code`"
     return value
 
 

@@ -1,0 +1,43 @@
+//! One test binary for every black-box test: each module drives the real `crmgate` binary (or
+//! the server in-process) over real HTTP. One binary links once, which keeps the build small.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+mod admin_api_access;
+mod admin_api_audit;
+mod admin_api_conflicts;
+mod admin_api_file;
+mod admin_api_icons;
+mod admin_api_invalid;
+mod admin_api_jwt;
+mod admin_api_lifecycle;
+mod admin_api_me;
+mod admin_api_routes;
+mod admin_browser;
+mod authlib;
+mod authlib_code;
+mod authorization_code;
+mod authorize_codes;
+mod authorize_pages;
+mod authorize_pkce;
+mod authorize_redirects;
+mod authorize_refresh;
+mod authorize_users;
+mod chromium;
+mod client_credentials;
+mod config_examples;
+mod cors;
+mod demo_walkthrough;
+mod expiry;
+mod listener;
+mod live_reload;
+mod private_key_jwt;
+mod private_key_jwt_claims;
+mod proxy_identity;
+mod proxy_scope;
+mod revocation;
+mod store_integrity;
+mod upstream_faults;
+mod upstream_users;
