@@ -19,6 +19,7 @@ use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::proxy::GatewayProxy;
 use crate::registry::live::Directory;
+use crate::store::StoreError;
 use crate::store::sled_store::SledStore;
 
 /// Why the gateway could not start.
@@ -126,9 +127,15 @@ fn open_store(dir: &std::path::Path, key_existed: bool) -> Result<SledStore, Sta
         return Err(lost("the token store is missing"));
     }
     let store = SledStore::open_checked(dir, key_existed).map_err(|e| {
-        StartError::Other(format!(
-            "{e}: refusing to start; restore the store from a backup"
-        ))
+        let advice = match e {
+            StoreError::Damaged(_) => {
+                "Restore the whole store folder from a backup taken while the gateway was \
+                 stopped, or remove the whole data dir to start over (every token is then \
+                 invalid)."
+            }
+            _ => "Fix the disk problem (space, permissions, I/O errors) and start again.",
+        };
+        StartError::Other(format!("{e}: refusing to start. {advice}"))
     })?;
     if key_existed && store.created() {
         return Err(lost("the token store was empty"));

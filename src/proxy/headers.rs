@@ -93,6 +93,33 @@ pub fn strip(req: &mut RequestHeader, protected: bool, trusted_peer: bool) {
     }
 }
 
+/// Most header fields a request may carry (Apache's `LimitRequestFields` default, so a request
+/// the gateway forwards is one the CRM can read).
+pub const MAX_FIELDS: usize = 100;
+/// Most bytes of header names and values together (nginx's default for a whole head).
+pub const MAX_HEAD_BYTES: usize = 32 * 1024;
+
+/// True when the header section exceeds [`MAX_FIELDS`] or [`MAX_HEAD_BYTES`]: answered with 431
+/// (RFC 6585 §5) before anything else looks at the request. Heads beyond pingora's own limits
+/// (256 fields, 1 MiB) never get this far: pingora answers 400 itself.
+pub fn too_large(req: &RequestHeader) -> bool {
+    let bytes: usize = req
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    req.headers.len() > MAX_FIELDS || bytes > MAX_HEAD_BYTES
+}
+
+/// True when a raw request head ends a line with a bare LF. RFC 9112 §2.2 lets a recipient
+/// accept it; the gateway refuses, so that no proxy in front of it that reads the LF as part of
+/// a value can disagree with it about which header fields were sent.
+pub fn has_bare_lf(raw: &[u8]) -> bool {
+    raw.iter()
+        .enumerate()
+        .any(|(i, b)| *b == b'\n' && (i == 0 || raw[i - 1] != b'\r'))
+}
+
 /// Sets `X-Forwarded-For`: the trusted chain extended by `peer`, or just `peer`.
 pub fn set_forwarded_for(req: &mut RequestHeader, peer: Option<&str>, trusted_peer: bool) {
     let mut chain: Vec<String> = Vec::new();
@@ -172,6 +199,23 @@ mod tests {
         strip(&mut r, false, false);
         set_forwarded_for(&mut r, Some("127.0.0.1"), false);
         assert_eq!(r.headers.get("x-forwarded-for").unwrap(), "127.0.0.1");
+    }
+
+    #[test]
+    fn head_limits() {
+        assert!(has_bare_lf(b"GET / HTTP/1.1\r\nA: b\nC: d\r\n\r\n"));
+        assert!(has_bare_lf(b"\n"));
+        assert!(!has_bare_lf(b"GET / HTTP/1.1\r\nA: b\r\n\r\n"));
+        let many: Vec<(String, &str)> = (0..=MAX_FIELDS).map(|i| (format!("x-{i}"), "v")).collect();
+        let many: Vec<(&str, &str)> = many.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+        assert!(too_large(&request(&many)));
+        assert!(!too_large(&request(&many[..MAX_FIELDS])));
+        let big = "a".repeat(MAX_HEAD_BYTES);
+        assert!(too_large(&request(&[("x-big", &big)])));
+        assert!(!too_large(&request(&[(
+            "x-big",
+            &big[..MAX_HEAD_BYTES / 2]
+        )])));
     }
 
     #[test]

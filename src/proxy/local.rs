@@ -1,6 +1,8 @@
 //! Requests the gateway answers itself: the OAuth endpoints, metadata, health and metrics. Paths
 //! under `/oauth2/` and `/gateway/` belong to the gateway in any spelling and never reach the CRM.
 
+use std::time::Duration;
+
 use bytes::{Bytes, BytesMut};
 use pingora::proxy::Session;
 use serde_json::json;
@@ -108,7 +110,7 @@ pub async fn serve(gw: &Gateway, session: &mut Session, local: Local) -> Respons
         Local::AdminPage if is_get(session) => crate::admin::assets::file("admin.html"),
         Local::AccountPage if is_get(session) => crate::admin::assets::file("account.html"),
         Local::Metadata if is_get(session) => oauth::metadata::handle(gw),
-        Local::Healthz if is_get(session) => Response::json(200, &json!({"status": "ok"})),
+        Local::Healthz if is_get(session) => healthz(gw),
         Local::Metrics if is_get(session) => Response::bytes(
             200,
             "text/plain; version=0.0.4",
@@ -124,7 +126,8 @@ fn is_get(session: &Session) -> bool {
 }
 
 async fn post(gw: &Gateway, session: &mut Session, local: Local) -> Response {
-    let body = match read_body(session, gw.config.limits.oauth_body_bytes).await {
+    let limit = gw.config.limits.oauth_body_bytes;
+    let body = match read_body(session, limit, OAUTH_BODY_TIME).await {
         Ok(b) => b,
         Err(resp) => return resp,
     };
@@ -161,13 +164,21 @@ async fn post(gw: &Gateway, session: &mut Session, local: Local) -> Response {
 
 /// Largest body the admin API reads (an icon upload fits).
 const API_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// How long the body of an OAuth request may take to arrive (at most 64 KiB by default).
+const OAUTH_BODY_TIME: Duration = Duration::from_secs(10);
+/// How long the body of an admin API request may take to arrive (up to 2 MiB).
+const API_BODY_TIME: Duration = Duration::from_secs(60);
 
 async fn api(gw: &Gateway, session: &mut Session) -> Response {
-    let body = match read_body(session, API_BODY_BYTES).await {
+    let body = match read_body(session, API_BODY_BYTES, API_BODY_TIME).await {
         Ok(b) => b,
         Err(resp) if resp.status == 413 => {
             let msg = "the request body is larger than 2 MiB";
             return Response::json(413, &json!({"error": "too_large", "message": msg}));
+        }
+        Err(resp) if resp.status == 408 => {
+            let msg = "the request body did not arrive in time";
+            return Response::json(408, &json!({"error": "timeout", "message": msg}));
         }
         Err(_) => {
             let msg = "the request body could not be read";
@@ -227,8 +238,13 @@ async fn authorize(gw: &Gateway, session: &Session, r: &OAuthRequest<'_>) -> Res
     oauth::authorize::handle(gw, &req).await
 }
 
-/// Reads the whole body, refusing with 413 as soon as it is known to exceed `limit`.
-async fn read_body(session: &mut Session, limit: usize) -> Result<Bytes, Response> {
+/// Reads the whole body, refusing with 413 as soon as it is known to exceed `limit`, and with
+/// 408 when it has not fully arrived `within` the given time.
+async fn read_body(
+    session: &mut Session,
+    limit: usize,
+    within: Duration,
+) -> Result<Bytes, Response> {
     let too_large = || {
         let msg = format!("the request body exceeds {limit} bytes");
         OAuthError::invalid_request(msg).status(413).to_response()
@@ -250,19 +266,30 @@ async fn read_body(session: &mut Session, limit: usize) -> Result<Bytes, Respons
     if expects_continue(session) {
         let _ = session.write_continue_response().await;
     }
+    // pingora's read timeout applies per read, so a client dripping a byte now and then would
+    // hold the connection for as long as it likes: the whole body has one deadline.
+    let deadline = tokio::time::Instant::now() + within;
     let mut body = BytesMut::new();
     loop {
-        match session.read_request_body().await {
-            Ok(Some(chunk)) => {
+        let next = tokio::time::timeout_at(deadline, session.read_request_body()).await;
+        match next {
+            Ok(Ok(Some(chunk))) => {
                 if body.len() + chunk.len() > limit {
                     return Err(too_large());
                 }
                 body.extend_from_slice(&chunk);
             }
-            Ok(None) => return Ok(body.freeze()),
-            Err(_) => {
+            Ok(Ok(None)) => return Ok(body.freeze()),
+            Ok(Err(_)) => {
                 let e = OAuthError::invalid_request("the request body could not be read");
                 return Err(e.to_response());
+            }
+            Err(_) => {
+                let msg = format!(
+                    "the request body did not arrive within {} s",
+                    within.as_secs()
+                );
+                return Err(OAuthError::invalid_request(msg).status(408).to_response());
             }
         }
     }
@@ -280,7 +307,7 @@ fn expects_continue(session: &Session) -> bool {
 }
 
 async fn drain(session: &mut Session) {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut seen = 0usize;
     while seen <= DRAIN_BYTES {
         let next = tokio::time::timeout_at(deadline, session.read_request_body()).await;
@@ -307,4 +334,14 @@ pub async fn write(session: &mut Session, resp: Response) -> pingora::Result<()>
         session.write_response_body(Some(resp.body), true).await?;
     }
     Ok(())
+}
+
+/// Liveness: 503 once the token store can no longer make writes durable, so that an
+/// orchestrator restarts the gateway (a restart verifies the store and recovers).
+fn healthz(gw: &Gateway) -> Response {
+    if gw.tokens.store().healthy() {
+        Response::json(200, &json!({"status": "ok"}))
+    } else {
+        Response::json(503, &json!({"status": "store_failed"}))
+    }
 }

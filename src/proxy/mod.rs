@@ -1,10 +1,12 @@
 //! The pingora proxy: decides in `request_filter` (local endpoint, pass-through, or a typed
-//! permit), rewrites headers in `upstream_request_filter` (strip first, then set), and writes one
-//! access log line per call in `logging`.
+//! permit), rewrites headers in `upstream_request_filter` (strip first, then set), bounds the
+//! CRM's response head with a [`deadline::HeadDeadline`], and writes one access log line per call
+//! in `logging`.
 
 pub mod authorize;
 pub mod bearer;
 pub mod cors;
+pub mod deadline;
 pub mod headers;
 pub mod local;
 pub mod route;
@@ -19,6 +21,7 @@ use async_trait::async_trait;
 use ipnet::IpNet;
 use pingora::http::RequestHeader;
 use pingora::prelude::*;
+use pingora::protocols::http::ServerSession;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use serde_json::json;
 
@@ -26,7 +29,7 @@ use crate::config::UpstreamAuth;
 use crate::gateway::Gateway;
 use crate::metrics::ProxyOutcome;
 use crate::response::Response;
-use authorize::Permit;
+use authorize::{Permit, Refusal};
 use headers::names;
 use local::Local;
 use route::Route;
@@ -62,6 +65,7 @@ pub struct Ctx {
     cors: Option<String>,
     decision: Decision,
     outcome: ProxyOutcome,
+    deadline: deadline::HeadDeadline,
 }
 
 /// The proxy service.
@@ -94,6 +98,45 @@ impl GatewayProxy {
         local::write(session, resp).await?;
         Ok(true)
     }
+
+    async fn refuse(&self, session: &mut Session, ctx: &mut Ctx, refusal: Refusal) -> Result<bool> {
+        ctx.outcome = refusal.outcome;
+        ctx.decision = Decision::Refused {
+            reason: refusal.reason,
+            client_id: refusal.client_id,
+            user: refusal.user,
+        };
+        let resp = cors::decorate(refusal.response, ctx.cors.as_deref());
+        self.respond(session, resp).await
+    }
+}
+
+/// A refusal for a request head the gateway does not read any further: a bare LF as a line end
+/// (400) or too many or too large header fields (431).
+fn head_refusal(session: &Session) -> Option<Refusal> {
+    let bare_lf = match session.as_downstream() {
+        ServerSession::H1(h1) => headers::has_bare_lf(&h1.get_headers_raw_bytes()),
+        _ => false,
+    };
+    let (status, description, reason) = if bare_lf {
+        (400, "header lines must end with CRLF", "bare LF")
+    } else if headers::too_large(session.req_header()) {
+        (
+            431,
+            "the request header fields are too large",
+            "oversized head",
+        )
+    } else {
+        return None;
+    };
+    let body = json!({"error": "invalid_request", "error_description": description});
+    Some(Refusal {
+        response: Response::json(status, &body).no_store(),
+        outcome: ProxyOutcome::BadRequest,
+        reason,
+        client_id: None,
+        user: None,
+    })
 }
 
 #[async_trait]
@@ -109,6 +152,7 @@ impl ProxyHttp for GatewayProxy {
             cors: None,
             decision: Decision::Pending,
             outcome: ProxyOutcome::Passthrough,
+            deadline: deadline::HeadDeadline::default(),
         }
     }
 
@@ -117,6 +161,9 @@ impl ProxyHttp for GatewayProxy {
             .client_addr()
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
+        if let Some(refusal) = head_refusal(session) {
+            return self.refuse(session, ctx, refusal).await;
+        }
         let path = session.req_header().uri.path().to_string();
         let prefix = &self.gw.config.proxy.protected_prefix;
         let route = route::route(&path, prefix);
@@ -155,16 +202,7 @@ impl ProxyHttp for GatewayProxy {
                 ctx.decision = Decision::Allowed(Box::new(permit));
                 Ok(false)
             }
-            Err(refusal) => {
-                ctx.outcome = refusal.outcome;
-                ctx.decision = Decision::Refused {
-                    reason: refusal.reason,
-                    client_id: refusal.client_id,
-                    user: refusal.user,
-                };
-                let resp = cors::decorate(refusal.response, ctx.cors.as_deref());
-                self.respond(session, resp).await
-            }
+            Err(refusal) => self.refuse(session, ctx, *refusal).await,
         }
     }
 
@@ -226,6 +264,51 @@ impl ProxyHttp for GatewayProxy {
         Ok(())
     }
 
+    async fn connected_to_upstream(
+        &self,
+        _session: &mut Session,
+        _reused: bool,
+        peer: &HttpPeer,
+        #[cfg(unix)] fd: std::os::unix::io::RawFd,
+        #[cfg(windows)] _sock: std::os::windows::io::RawSocket,
+        _digest: Option<&pingora::protocols::Digest>,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        // HTTP/1 (what the gateway asks the CRM for) has one call per connection at a time; an
+        // h2 connection is shared by streams and is never shut down for one of them.
+        #[cfg(unix)]
+        if peer.options.alpn.get_max_http_version() == 1 {
+            ctx.deadline.connected(fd);
+        }
+        Ok(())
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        _body: &mut Option<bytes::Bytes>,
+        end_of_stream: bool,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        if end_of_stream {
+            ctx.deadline.arm(self.gw.config.upstream.read_timeout);
+        }
+        Ok(())
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut pingora::http::ResponseHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        // Interim answers (100, 103) do not count; a final one or 101 Switching Protocols does.
+        if !resp.status.is_informational() || resp.status == http::StatusCode::SWITCHING_PROTOCOLS {
+            ctx.deadline.disarm();
+        }
+        Ok(())
+    }
+
     async fn response_filter(
         &self,
         _session: &mut Session,
@@ -245,12 +328,18 @@ impl ProxyHttp for GatewayProxy {
             ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout
         );
         let (code, error) = match e.esource() {
+            _ if ctx.deadline.fired() => (504, "gateway_timeout"),
             ErrorSource::Upstream if timeout => (504, "gateway_timeout"),
             ErrorSource::Upstream => (502, "bad_gateway"),
             ErrorSource::Downstream => (400, "bad_request"),
             _ => (502, "bad_gateway"),
         };
-        let body = json!({"error": error, "error_description": "the CRM could not be reached"});
+        let description = if code == 400 {
+            "the request could not be forwarded"
+        } else {
+            "the CRM could not be reached"
+        };
+        let body = json!({"error": error, "error_description": description});
         let _ = local::write(session, Response::json(code, &body)).await;
         FailToProxy {
             error_code: code,

@@ -19,6 +19,20 @@ fn fingerprint(path: &Path) -> Fingerprint {
     std::fs::read(path).ok().map(|b| Sha256::digest(&b).into())
 }
 
+/// A file edited down to nothing (or to whitespace) is refused rather than applied: that is what
+/// an editor's truncate-then-write or an interrupted copy looks like mid-way, and applying it
+/// would drop every app or user at once. Deliberately empty files are written as `[settings]`.
+fn refuse_blank(path: &Path) -> Result<(), Problems> {
+    match std::fs::read(path) {
+        Ok(b) if b.iter().all(u8::is_ascii_whitespace) => Err(Problems::single(
+            &path.display().to_string(),
+            "",
+            "the file is empty; not applied",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// What a reload attempt did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Reload {
@@ -146,7 +160,9 @@ impl Directory {
         let mut out = Reload::default();
         let mut problems = Problems::default();
         if users_changed {
-            match users::load_if(&self.users_path, self.users_required) {
+            let loaded = refuse_blank(&self.users_path)
+                .and_then(|()| users::load_if(&self.users_path, self.users_required));
+            match loaded {
                 Ok(u) => {
                     self.users.store(Arc::new(u));
                     out.users_applied = true;
@@ -154,7 +170,9 @@ impl Directory {
                 Err(p) => problems.extend(p),
             }
         }
-        match super::load(&self.apps_path, &self.hasher, &self.users.load()) {
+        let loaded = refuse_blank(&self.apps_path)
+            .and_then(|()| super::load(&self.apps_path, &self.hasher, &self.users.load()));
+        match loaded {
             Ok(r) => {
                 self.registry.store(Arc::new(r));
                 out.apps_applied = true;

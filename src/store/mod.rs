@@ -2,13 +2,17 @@
 //! batches that are on disk before they are acknowledged. Everything stored expires, and the
 //! backend purges what has expired.
 //!
-//! The sled backend is [`sled_store::SledStore`]; [`cache::TokenCache`] sits in front of any
-//! backend. A backend shared by several gateway nodes must implement [`TokenStore::commit`]
-//! atomically across nodes and tell every node's cache about removed tokens
-//! ([`cache::TokenCache::invalidate`]).
+//! The sled backend is [`sled_store::SledStore`]. It verifies the store when it opens (every
+//! record read, sled panics caught, the commit sequence checked against [`seal`]) and stops
+//! serving after a failed flush; docs/durability.md has what the crash, corruption and disk
+//! fault tests found. [`cache::TokenCache`] sits in front of any backend. A backend shared by
+//! several gateway nodes must implement [`TokenStore::commit`] atomically across nodes and tell
+//! every node's cache about removed tokens ([`cache::TokenCache::invalidate`]).
 
 pub mod cache;
 pub mod flusher;
+pub mod seal;
+mod sled_open;
 pub mod sled_store;
 
 use async_trait::async_trait;
@@ -27,6 +31,9 @@ pub enum StoreError {
     /// The durable flush failed; the write may be lost.
     #[error("token store: flush to disk failed: {0}")]
     Flush(String),
+    /// The store on disk is damaged or lost acknowledged writes (found at open).
+    #[error("token store damaged: {0}")]
+    Damaged(String),
 }
 
 /// The key spaces of the store.
@@ -118,4 +125,9 @@ pub trait TokenStore: Send + Sync + 'static {
 
     /// Deletes every value that expired before `now`; returns how many.
     fn purge_expired(&self, now: UnixTime) -> Result<usize, StoreError>;
+
+    /// False once the store can no longer make writes durable (until the gateway restarts).
+    fn healthy(&self) -> bool {
+        true
+    }
 }

@@ -6,11 +6,15 @@
 //! the purge deletes a value only when its stored expiry is the indexed one.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use super::flusher::Flusher;
+use super::seal::Seal;
+use super::sled_open::{self, Sealer};
 use super::{Expect, Space, StoreError, TokenStore, Write};
 use crate::clock::UnixTime;
 
@@ -21,6 +25,9 @@ pub struct SledStore {
     db: sled::Db,
     tree: sled::Tree,
     flusher: Flusher,
+    /// Set when a flush failed: sled's memory then holds writes that are not on disk (and sled
+    /// fails every later flush), so reads could acknowledge what a restart forgets.
+    poisoned: Arc<AtomicBool>,
     created: bool,
 }
 
@@ -142,35 +149,44 @@ impl SledStore {
 
     /// Opens the store under `dir`; with `must_exist`, an empty store is reported as
     /// [`Self::created`] and left unmarked (so it is refused again next time).
+    ///
+    /// Every record is read once, sled panics are caught, and the commit sequence is checked
+    /// against the seal: a damaged store, or one that lost acknowledged writes, is an error.
     pub fn open_checked(dir: &Path, must_exist: bool) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .flush_every_ms(Some(1000))
-            // sled's page cache defaults to 1 GiB; 64 MiB keeps memory bounded at a million
-            // tokens while hot token records stay in the gateway's own cache.
-            .cache_capacity(64 * 1024 * 1024)
-            .open()
-            .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", dir.display())))?;
-        let tree = db.open_tree("tokens").map_err(backend)?;
+        let started = std::time::Instant::now();
+        let (db, tree, records) = sled_open::open_verified(dir)?;
         let marked = tree.get(MARKER).map_err(backend)?.is_some();
         let created = !marked && tree.is_empty();
         if created && !must_exist {
             tree.insert(MARKER, &b"1"[..]).map_err(backend)?;
             db.flush().map_err(|e| StoreError::Flush(e.to_string()))?;
         } else if !created && !marked {
-            return Err(StoreError::Corrupt(format!(
+            return Err(StoreError::Damaged(format!(
                 "{} is not a crmgate token store, or it is damaged",
                 dir.display()
             )));
         }
-        let flush_db = db.clone();
-        let flusher =
-            Flusher::start(move || flush_db.flush().map(|_| ()).map_err(|e| e.to_string()))
-                .map_err(backend)?;
+        let seq = sled_open::check_seal(dir, &tree)?;
+        tracing::info!(
+            records,
+            commit = seq,
+            ms = started.elapsed().as_millis() as u64,
+            "token store opened and verified"
+        );
+        let poisoned = Arc::new(AtomicBool::new(false));
+        let sealer = Sealer {
+            db: db.clone(),
+            tree: tree.clone(),
+            seal: Seal::create(dir, seq)?,
+            seq: AtomicU64::new(seq),
+            poisoned: poisoned.clone(),
+        };
+        let flusher = Flusher::start(move || sealer.round()).map_err(backend)?;
         Ok(Self {
             db,
             tree,
             flusher,
+            poisoned,
             created,
         })
     }
@@ -193,6 +209,24 @@ impl SledStore {
             .map_err(|e| StoreError::Flush(e.to_string()))
     }
 
+    /// True once a flush has failed: the store then refuses every read and write until the
+    /// gateway restarts (a health check should report it).
+    pub fn failed(&self) -> bool {
+        self.poisoned.load(Ordering::SeqCst)
+    }
+
+    /// An error once a flush has failed (until the gateway restarts and verifies the store).
+    fn usable(&self) -> Result<(), StoreError> {
+        if self.poisoned.load(Ordering::SeqCst) {
+            return Err(StoreError::Flush(
+                "an earlier flush to disk failed: the store serves nothing until the gateway \
+                 restarts"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     fn transact(&self, expect: &[Expect], writes: &[Write]) -> Result<bool, StoreError> {
         let result = self.tree.transaction(|tx| {
             if !tx_expectations_hold(tx, expect)? {
@@ -211,7 +245,12 @@ impl SledStore {
 
 #[async_trait]
 impl TokenStore for SledStore {
+    fn healthy(&self) -> bool {
+        !self.failed()
+    }
+
     fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.usable()?;
         match self.tree.get(full_key(space, key)).map_err(backend)? {
             None => Ok(None),
             Some(stored) => Ok(Some(split_expiry(&stored)?.1.to_vec())),
@@ -224,6 +263,7 @@ impl TokenStore for SledStore {
         prefix: &[u8],
         limit: usize,
     ) -> Result<super::Entries, StoreError> {
+        self.usable()?;
         let mut out = Vec::new();
         for item in self.tree.scan_prefix(full_key(space, prefix)).take(limit) {
             let (k, v) = item.map_err(backend)?;
@@ -233,6 +273,7 @@ impl TokenStore for SledStore {
     }
 
     async fn commit(&self, expect: Vec<Expect>, writes: Vec<Write>) -> Result<bool, StoreError> {
+        self.usable()?;
         if expect.is_empty() {
             self.tree.apply_batch(batch_of(&writes)).map_err(backend)?;
         } else if !self.transact(&expect, &writes)? {
@@ -242,6 +283,7 @@ impl TokenStore for SledStore {
     }
 
     fn purge_expired(&self, now: UnixTime) -> Result<usize, StoreError> {
+        self.usable()?;
         let start = [EXPIRY];
         let end = expiry_key(now, &[]);
         let mut purged = 0;
@@ -271,6 +313,7 @@ impl TokenStore for SledStore {
 
 #[cfg(test)]
 mod tests {
+    use super::super::seal::Sealed;
     use super::*;
 
     fn put(space: Space, key: &[u8], value: &[u8], at: u64) -> Write {
@@ -280,6 +323,36 @@ mod tests {
             value: value.to_vec(),
             expires_at: at,
         }
+    }
+
+    fn open_error(dir: &Path) -> String {
+        match SledStore::open(dir) {
+            Ok(_) => panic!("the store opened"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_store_behind_its_seal_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledStore::open(dir.path()).unwrap();
+        for i in 0..3u8 {
+            let w = vec![put(Space::Token, &[i], b"v", 100)];
+            assert!(s.commit(vec![], w).await.unwrap());
+        }
+        drop(s);
+        assert_eq!(super::super::seal::read(dir.path()).unwrap(), Sealed::At(3));
+        drop(SledStore::open(dir.path()).unwrap());
+        // Later commits acknowledged, but not in the store: lost.
+        Seal::create(dir.path(), 4).unwrap();
+        let e = open_error(dir.path());
+        assert!(e.contains("acknowledged writes are missing"), "{e}");
+        std::fs::remove_file(super::super::seal::path(dir.path())).unwrap();
+        let e = open_error(dir.path());
+        assert!(
+            e.contains("missing, so lost writes cannot be ruled out"),
+            "{e}"
+        );
     }
 
     #[tokio::test]

@@ -191,6 +191,9 @@ impl TokenService {
     /// record it had, if any.
     pub async fn revoke(&self, token: &str) -> Result<Option<TokenRecord>, StoreError> {
         let Some(rec) = self.peek(token)? else {
+            // A concurrent revocation may have deleted it in memory and still be flushing:
+            // wait for a flush, so this answer too is only given once the deletion is durable.
+            self.settle().await?;
             return Ok(None);
         };
         if let (TokenKind::Refresh, Some(family)) = (rec.kind, rec.family) {
@@ -320,8 +323,16 @@ impl TokenService {
                 .collect();
             n += self.delete_tokens(tokens, more).await?;
         }
+        if n == 0 {
+            self.settle().await?;
+        }
         self.tally.clear(client_id);
         Ok(n)
+    }
+
+    /// Waits until every write already applied in memory (by any request) is durable.
+    async fn settle(&self) -> Result<(), StoreError> {
+        self.store.commit(Vec::new(), Vec::new()).await.map(|_| ())
     }
 
     /// The live counts of access tokens by client.
