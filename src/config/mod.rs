@@ -189,8 +189,10 @@ pub fn parse(path: &Path, raw: &str) -> Result<Config, Problems> {
     p.into_result(config)
 }
 
+/// Line of `key` in `[section]`, of the section when the key is absent, or 1 when the section is
+/// absent too (a problem with a default value then concerns the file as a whole).
 fn at(doc: &TomlDoc<'_>, section: &str, key: &str) -> Option<usize> {
-    doc.get(section).map(|n| doc.key_line(n, key))
+    Some(doc.get(section).map_or(1, |n| doc.key_line(n, key)))
 }
 
 fn validate_server(
@@ -468,4 +470,23 @@ fn validate_proxy(doc: &TomlDoc<'_>, x: ProxyFile, p: &mut Problems) -> Option<P
         protected_prefix: x.protected_prefix.clone(),
         operations: OperationTable::with_overrides(overrides),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_of_absent_sections_have_a_line() {
+        // Found by the toml_loaders fuzz target: an empty file gave
+        // "crmgate.toml: upstream.address: ..." without the line the format promises.
+        let p = Path::new("/etc/crmgate/crmgate.toml");
+        let err = parse(p, "").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/etc/crmgate/crmgate.toml:1: upstream.address: must be host:port of the CRM"
+        );
+        let err = parse(p, "# gateway\n\n[upstream]\ntls = true\n").unwrap_err();
+        assert_eq!(err.0[0].line, Some(3), "{err}");
+    }
 }

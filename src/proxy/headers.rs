@@ -23,17 +23,20 @@ pub mod names {
     pub const FORWARDED_FOR: &str = "X-Forwarded-For";
 }
 
-/// How a header name reads once case and `_`/`-` differences are ignored, as CGI and PHP do
-/// (names arrive lower-cased; only names with `_` need a copy).
+/// How a header name reads once case and punctuation are ignored, as CGI and PHP do: servers
+/// such as lighttpd turn every byte but letters and digits into `_`, so `X.Crm.User` is
+/// `HTTP_X_CRM_USER` (names arrive lower-cased; only names with punctuation other than `-` need
+/// a copy).
 fn folded(name: &str) -> std::borrow::Cow<'_, str> {
-    if name.contains('_') || name.bytes().any(|b| b.is_ascii_uppercase()) {
+    let plain = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-';
+    if !name.bytes().all(plain) {
         let f: String = name
             .bytes()
             .map(|b| {
-                if b == b'_' {
-                    '-'
-                } else {
+                if b.is_ascii_alphanumeric() {
                     b.to_ascii_lowercase() as char
+                } else {
+                    '-'
                 }
             })
             .collect();
@@ -63,18 +66,31 @@ fn is_method_override(folded: &str) -> bool {
 }
 
 /// Removes every client header that could impersonate a user or spoof an address, plus the
-/// headers a `Connection` header names (hop-by-hop, RFC 9110 §7.6.1). On protected paths the
-/// client's `Authorization` and method override headers go too.
+/// headers a `Connection` header names (hop-by-hop, RFC 9110 §7.6.1); `Connection` itself keeps
+/// only `keep-alive`, `close` and `upgrade`, so that no later hop drops a header the gateway
+/// sets. On protected paths the client's `Authorization` and method override headers go too.
 pub fn strip(req: &mut RequestHeader, protected: bool, trusted_peer: bool) {
     let mut doomed: Vec<HeaderName> = Vec::new();
+    let mut kept: Vec<&'static str> = Vec::new();
+    let mut connection = false;
     for value in req.headers.get_all(http::header::CONNECTION) {
-        for token in value.to_str().unwrap_or_default().split(',') {
-            let token = token.trim().to_ascii_lowercase();
-            if !matches!(token.as_str(), "" | "keep-alive" | "close" | "upgrade")
-                && let Ok(name) = HeaderName::from_bytes(token.as_bytes())
-            {
-                doomed.push(name);
+        connection = true;
+        for token in value.as_bytes().split(|b| *b == b',') {
+            let token = token.trim_ascii().to_ascii_lowercase();
+            match token.as_slice() {
+                b"" => {}
+                b"keep-alive" => kept.push("keep-alive"),
+                b"close" => kept.push("close"),
+                b"upgrade" => kept.push("upgrade"),
+                _ => doomed.extend(HeaderName::from_bytes(&token).ok()),
             }
+        }
+    }
+    if connection {
+        kept.dedup();
+        while req.remove_header(&http::header::CONNECTION).is_some() {}
+        if !kept.is_empty() {
+            let _ = req.insert_header(http::header::CONNECTION, kept.join(", "));
         }
     }
     for name in req.headers.keys() {
@@ -181,6 +197,43 @@ mod tests {
         let mut left: Vec<&str> = r.headers.keys().map(|k| k.as_str()).collect();
         left.sort_unstable();
         assert_eq!(left, vec!["accept", "connection"]);
+    }
+
+    #[test]
+    fn identity_headers_go_in_any_punctuation() {
+        // Found by the header_sanitizer fuzz target ("X.Crm-scope"): CGI servers such as
+        // lighttpd read every punctuation byte of a name as `_`.
+        let mut r = request(&[
+            ("X.Crm-scope", "rest.all"),
+            ("x~crm~user", "admin"),
+            ("Client!IP", "1.2.3.4"),
+            ("X.Forwarded.For", "6.6.6.6"),
+            ("x.real.ip", "6.6.6.6"),
+            ("Accept", "*/*"),
+        ]);
+        strip(&mut r, true, true);
+        let left: Vec<&str> = r.headers.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, vec!["accept"]);
+    }
+
+    #[test]
+    fn connection_names_no_forwarded_header() {
+        // Found by the header_sanitizer fuzz target: `Connection: X-Forwarded-For` reached the
+        // CRM next to the X-Forwarded-For the gateway sets, so a hop honouring it would drop it.
+        let mut r = request(&[
+            ("Connection", "keep-alive, X-Forwarded-For, x-crm-user"),
+            ("Connection", "Upgrade"),
+            ("Upgrade", "websocket"),
+        ]);
+        strip(&mut r, true, false);
+        set_forwarded_for(&mut r, Some("127.0.0.1"), false);
+        set(&mut r, names::USER, "aldo");
+        let connection: Vec<_> = r.headers.get_all("connection").iter().collect();
+        assert_eq!(connection, ["keep-alive, upgrade"]);
+        assert_eq!(r.headers.get("x-forwarded-for").unwrap(), "127.0.0.1");
+        let mut r = request(&[("Connection", "X-Forwarded-For")]);
+        strip(&mut r, false, false);
+        assert!(r.headers.get("connection").is_none());
     }
 
     #[test]

@@ -130,9 +130,7 @@ pub fn route(path: &str, prefix: &str) -> Route {
         }
         return Route::Unprotected;
     }
-    let loose = loosely_normalise(path);
-    let lower_prefix = prefix.to_ascii_lowercase();
-    if loose.starts_with(&lower_prefix) || loose == bare.to_ascii_lowercase() {
+    if some_reading_under(path, prefix, true) {
         Route::NonCanonical
     } else {
         Route::Unprotected
@@ -150,8 +148,30 @@ pub fn may_be_under(path: &str, prefix: &str) -> bool {
     if is_canonical(path) {
         starts_with_ignore_case(path, prefix)
     } else {
-        loosely_normalise(path).starts_with(&prefix.to_ascii_lowercase())
+        some_reading_under(path, prefix, false)
     }
+}
+
+/// True when some reading of `path` lies under `prefix` (with `or_bare`, also when it is the
+/// prefix without its final `/`): the path as sent and after each of up to three rounds of
+/// percent-decoding, each loosely normalised. Every round counts, because decoding further can
+/// also move a path out of the prefix: `/restapi/%2e%2e/x` reads as `/x` only once decoded.
+fn some_reading_under(path: &str, prefix: &str, or_bare: bool) -> bool {
+    let prefix = prefix.to_ascii_lowercase();
+    let bare = prefix.trim_end_matches('/');
+    let mut current = path.to_string();
+    for round in 0..=3 {
+        let loose = normalise(&current);
+        if loose.starts_with(&prefix) || (or_bare && loose == bare) {
+            return true;
+        }
+        let decoded = decode_once(&current);
+        if round == 3 || decoded == current {
+            break;
+        }
+        current = decoded;
+    }
+    false
 }
 
 /// The vtews operation of the part after the prefix: `v1/vtews/op` or `v1/index.php/vtews/op`,
@@ -184,13 +204,21 @@ pub fn is_canonical(path: &str) -> bool {
     plain
         && path.starts_with('/')
         && !path.contains("//")
-        && path.split('/').all(|seg| seg != "." && seg != "..")
+        // Not even inside a segment: some servers strip trailing dots (`query..` is `query`).
+        && !path.contains("..")
+        && path.split('/').all(|seg| seg != ".")
 }
 
 /// The most lenient reading any web server might make of `path`: percent-decoded, lower case,
 /// backslashes as slashes, `;` parameters dropped, repeated slashes and dot segments resolved.
 pub fn loosely_normalise(path: &str) -> String {
-    let decoded = percent_decode(path).to_ascii_lowercase().replace('\\', "/");
+    normalise(&percent_decode(path))
+}
+
+/// Lower case, backslashes as slashes, `;` parameters dropped, repeated slashes and dot segments
+/// resolved (no decoding).
+fn normalise(path: &str) -> String {
+    let decoded = path.to_ascii_lowercase().replace('\\', "/");
     let mut out: Vec<&str> = Vec::new();
     for seg in decoded.split('/') {
         let seg = seg.split(';').next().unwrap_or("");
@@ -213,13 +241,18 @@ pub fn loosely_normalise(path: &str) -> String {
     s
 }
 
+/// One round of `%XX` decoding; invalid escapes stay, invalid UTF-8 becomes U+FFFD.
+fn decode_once(path: &str) -> String {
+    percent_encoding::percent_decode_str(path)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
 /// Decodes `%XX` escapes repeatedly (so double encoding is seen through); invalid escapes stay.
 fn percent_decode(path: &str) -> String {
     let mut current = path.to_string();
     for _ in 0..3 {
-        let decoded = percent_encoding::percent_decode_str(&current)
-            .decode_utf8_lossy()
-            .into_owned();
+        let decoded = decode_once(&current);
         if decoded == current {
             break;
         }
@@ -281,6 +314,38 @@ mod tests {
         ] {
             assert_eq!(op(p), Route::NonCanonical, "{p}");
         }
+    }
+
+    #[test]
+    fn every_decoding_round_is_a_reading() {
+        // Found by the path_classifier fuzz target ("/restapi//%2e.//%+apI/v1v1/re/"): decoded
+        // in full these leave the prefix and passed through, but a server that reads the path
+        // as sent (or decodes it only once) sees it under the prefix.
+        for p in [
+            "/restapi//%2e.//%+apI/v1v1/re/",
+            "/restapi/%2e%2e/x",
+            "/restapi/%252e%252e/x",
+            "/restapi/v1/vtews/create/%252e%252e/%252e%252e/%252e%252e/%252e%252e/x",
+        ] {
+            assert_eq!(op(p), Route::NonCanonical, "{p}");
+            assert!(may_be_under(p, "/restapi/"), "{p}");
+        }
+        assert_eq!(op("/static/%2e%2e/other"), Route::Unprotected);
+    }
+
+    #[test]
+    fn dot_runs_are_not_canonical() {
+        // Found by the path_classifier fuzz target: "/restapi/v2/index..php/vtews/query" was
+        // canonical; servers that strip trailing dots read a different path.
+        assert!(!is_canonical("/restapi/v2/index..php/vtews/query"));
+        for p in [
+            "/restapi/v2/index..php/vtews/query",
+            "/restapi/...",
+            "/restapi/v1/vtews/query..",
+        ] {
+            assert_eq!(op(p), Route::NonCanonical, "{p}");
+        }
+        assert_eq!(op("/static/app..js"), Route::Unprotected);
     }
 
     #[test]
