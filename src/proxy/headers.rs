@@ -82,6 +82,8 @@ pub fn strip(req: &mut RequestHeader, protected: bool, trusted_peer: bool) {
                 b"keep-alive" => kept.push("keep-alive"),
                 b"close" => kept.push("close"),
                 b"upgrade" => kept.push("upgrade"),
+                // Host is end to end (RFC 9110 §7.2): naming it does not remove it.
+                b"host" => {}
                 _ => doomed.extend(HeaderName::from_bytes(&token).ok()),
             }
         }
