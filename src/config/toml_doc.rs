@@ -32,8 +32,10 @@ impl<'i> TomlDoc<'i> {
         };
         let mut problems = Problems::default();
         for e in errors {
-            let line = e.span().map(|s| doc.line(&s));
-            problems.push(file, line, "", e.message().to_string());
+            // A few errors (the parser's "recursion limit" on a key of more than 80 dotted
+            // parts) have no span: they concern the file as a whole, line 1.
+            let line = e.span().map_or(1, |s| doc.line(&s));
+            problems.push(file, Some(line), "", e.message().to_string());
         }
         problems.into_result(doc)
     }
@@ -159,6 +161,19 @@ mod tests {
         let lines: Vec<_> = problems.0.iter().map(|p| p.line).collect();
         assert_eq!(lines, vec![Some(3), Some(7)], "{problems}");
         assert!(problems.0[0].message.contains("nmae"));
+    }
+
+    #[test]
+    fn errors_without_a_span_get_line_one() {
+        // Found by the toml_loaders fuzz target: a key of more than 80 dotted parts makes the
+        // parser report "recursion limit" without a span, and the problem had no line.
+        let raw = format!("# deep\n{} = 1\n", vec!["a"; 100].join("."));
+        let err = TomlDoc::parse("x.toml", &raw).err().unwrap();
+        assert!(err.0.iter().all(|p| p.line.is_some()), "{err}");
+        assert!(
+            err.to_string().starts_with("x.toml:1: recursion limit"),
+            "{err}"
+        );
     }
 
     #[test]
