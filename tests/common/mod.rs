@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unused_imports)]
 
+pub mod api;
 pub mod browser;
 pub mod jwt;
 
