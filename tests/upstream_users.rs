@@ -80,7 +80,9 @@ fn a_crm_user_authorizes_and_the_gateway_acts_as_them_with_their_sealed_key() {
         .crm
         .received()
         .iter()
-        .filter(|r| String::from_utf8_lossy(&r.body).contains("FROM Users"))
+        .filter(|r| {
+            r.uri.ends_with("/describe") && String::from_utf8_lossy(&r.body).contains("Users")
+        })
         .count();
     assert!(
         asked >= 2,

@@ -81,7 +81,7 @@ pub async fn login(gw: &Gateway, req: &ApiRequest<'_>) -> ApiResult {
         );
         return Ok(e.response().header("Retry-After", wait.to_string()));
     }
-    let ok = crate::login::check_password(gw, &username, &password)
+    let ok = crate::login::check_password(gw, &username, &password, req.peer)
         .await
         .map_err(ApiError::unavailable)?;
     let user = if ok { gw.user_named(&username) } else { None };

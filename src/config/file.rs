@@ -164,6 +164,9 @@ pub struct ProxyFile {
     pub protected_prefix: String,
     /// Extra or changed operation classes: `name = "read" | "write" | "deny"`.
     pub operations: BTreeMap<String, String>,
+    /// Pass the CRM's legacy APIs (`/webservice.php`, `/vteservice.php`, `/soap/`) through;
+    /// off by default, since they take access keys or passwords instead of tokens.
+    pub allow_legacy_webservice: bool,
 }
 
 impl Default for ProxyFile {
@@ -171,6 +174,7 @@ impl Default for ProxyFile {
         Self {
             protected_prefix: "/restapi/".into(),
             operations: BTreeMap::new(),
+            allow_legacy_webservice: false,
         }
     }
 }

@@ -123,6 +123,8 @@ pub struct ProxySettings {
     pub protected_prefix: String,
     /// Operation classes.
     pub operations: OperationTable,
+    /// The CRM's legacy APIs pass through (`proxy.allow_legacy_webservice`).
+    pub allow_legacy_webservice: bool,
 }
 
 /// Reads and validates the configuration at `path`.
@@ -469,6 +471,7 @@ fn validate_proxy(doc: &TomlDoc<'_>, x: ProxyFile, p: &mut Problems) -> Option<P
     ok.then(|| ProxySettings {
         protected_prefix: x.protected_prefix.clone(),
         operations: OperationTable::with_overrides(overrides),
+        allow_legacy_webservice: x.allow_legacy_webservice,
     })
 }
 

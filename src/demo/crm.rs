@@ -290,13 +290,11 @@ fn login(st: &State, body: &Value) -> (u16, Value) {
         .iter()
         .find(|u| u.username == s("username") && u.password == s("password"))
     {
-        Some(u) => (
-            200,
-            json!({"status": 200, "data": {"accesskey": u.access_key}}),
-        ),
+        // vtenext 20.04: the key in a list; a wrong password is an HTTP 500.
+        Some(u) => (200, json!({"status": 200, "data": [u.access_key]})),
         None => (
-            401,
-            json!({"status": 401, "error": "invalid username or password"}),
+            500,
+            json!({"status": 500, "error": "WebServiceException", "message": "Invalid username or password"}),
         ),
     }
 }

@@ -58,7 +58,7 @@ impl Crm {
             "create" => self.create(user, &s("elementType"), body.get("element")),
             "update" => self.update(user, body.get("element")),
             "delete" => self.delete(user, &s("id")),
-            "describe" => describe(&s("elementType")),
+            "describe" => describe(user, &s("elementType")),
             "listtypes" => {
                 ok(json!({"types": MODULES.iter().map(|(m, _)| *m).collect::<Vec<_>>()}))
             }
@@ -80,17 +80,30 @@ impl Crm {
             return err(400, "query not understood; try SELECT * FROM Invoice;");
         };
         if parsed.module.eq_ignore_ascii_case("Users") {
-            // vtiger shows a non-admin user their own user record.
-            let is_admin = if user.admin { "on" } else { "off" };
-            return ok(json!([{"user_name": user.username, "is_admin": is_admin}]));
+            // vtenext 20.04: only administrators may read the fields of Users.
+            if !user.admin {
+                return denied("Permission to access '.user_name.' attribute denied.");
+            }
+            let wanted = parsed.filter.as_ref().map(|(_, v)| v.as_str());
+            let rows: Vec<Value> = self
+                .users
+                .iter()
+                .filter(|u| wanted.is_none_or(|w| w == u.username))
+                .map(|u| {
+                    let is_admin = if u.admin { "on" } else { "off" };
+                    json!({"user_name": u.username, "is_admin": is_admin})
+                })
+                .collect();
+            return ok(Value::Array(rows));
         }
         if parsed.module.eq_ignore_ascii_case("Groups") {
-            let groups: Vec<Value> = user
-                .groups
-                .iter()
-                .map(|g| json!({"groupname": g}))
-                .collect();
-            return ok(Value::Array(groups));
+            // vtenext 20.04 cannot query actor modules: a PHP fatal error, for every user.
+            return (
+                500,
+                json!({"status": 500, "success": false, "error": 0,
+                    "message": "Call to undefined method VtenextCRMActorMeta::getEntitylistQueryNonAdminChange()",
+                    "file": "include/Webservices/VTQL_Parser.php"}),
+            );
         }
         let rows: Vec<Value> = self
             .records
@@ -166,7 +179,27 @@ impl Crm {
     }
 }
 
-fn describe(module: &str) -> Outcome {
+/// A permission denial as vtenext answers it: HTTP 500, `WebServiceException`.
+fn denied(message: &str) -> Outcome {
+    (
+        500,
+        json!({"status": 500, "error": "WebServiceException", "message": message}),
+    )
+}
+
+fn describe(user: &CrmUser, module: &str) -> Outcome {
+    if module.eq_ignore_ascii_case("Users") {
+        // Administrators see every field of Users; everyone else only `id`.
+        let names: &[&str] = if user.admin {
+            &["user_name", "is_admin", "status", "id"]
+        } else {
+            &["id"]
+        };
+        let fields: Vec<Value> = names.iter().map(|n| json!({"name": n})).collect();
+        return ok(
+            json!({"name": "Users", "idPrefix": "19", "createable": user.admin, "fields": fields}),
+        );
+    }
     match MODULES.iter().find(|(m, _)| m.eq_ignore_ascii_case(module)) {
         Some((name, prefix)) => ok(json!({"name": name, "idPrefix": prefix, "createable": true})),
         None => err(400, "unknown elementType"),

@@ -79,18 +79,19 @@ pub async fn password_matches(user: &Arc<User>, password: &str) -> bool {
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$qGsYk+Jk6/sOxoFAvjvTeg$iWpr4hZbqI8ZGwKcOlclBxvLvN3QuYd6sUzdEeNEsFI";
 
 /// Whether `password` is the user's: argon2id against the users file, else the CRM (upstream
-/// backend). Unknown names cost as much time as known ones.
+/// backend, told the `client` address). Unknown names cost as much time as known ones.
 pub async fn check_password(
     gw: &crate::gateway::Gateway,
     username: &str,
     password: &str,
+    client: Option<std::net::IpAddr>,
 ) -> Result<bool, String> {
     if let Some(user) = gw.directory.users().get(username).cloned() {
         return Ok(password_matches(&user, password).await);
     }
     if let Some(upstream) = &gw.upstream {
         return upstream
-            .login(username, password)
+            .login(username, password, client)
             .await
             .map(|u| u.is_some())
             .map_err(|e| e.to_string());

@@ -12,6 +12,7 @@ use crate::gateway::Gateway;
 use crate::metrics::ProxyOutcome;
 use crate::response::Response;
 use crate::token::record::TokenKind;
+use crate::token::service::Presented;
 
 /// Permission to forward one request as one user.
 #[derive(Debug)]
@@ -74,6 +75,42 @@ fn overrides_method(query: Option<&str>) -> bool {
     })
 }
 
+impl From<super::framing::Problem> for Refusal {
+    fn from(p: super::framing::Problem) -> Self {
+        let error = if p.status == 405 {
+            "method_not_allowed"
+        } else {
+            "invalid_request"
+        };
+        let body = json!({"error": error, "error_description": p.description});
+        let mut response = Response::json(p.status, &body).no_store();
+        if let Some(allow) = p.allow {
+            response = response.header("Allow", allow);
+        }
+        Refusal {
+            response,
+            outcome: ProxyOutcome::BadRequest,
+            reason: p.reason,
+            client_id: None,
+            user: None,
+        }
+    }
+}
+
+/// A 403 for the CRM's legacy APIs while `proxy.allow_legacy_webservice` is off.
+pub fn legacy_api() -> Refusal {
+    let description = "the CRM's legacy webservice API is disabled on this gateway \
+        (proxy.allow_legacy_webservice); use the REST API with an OAuth token";
+    let body = json!({"error": "access_denied", "error_description": description});
+    Refusal {
+        response: Response::json(403, &body).no_store(),
+        outcome: ProxyOutcome::Forbidden,
+        reason: "legacy api",
+        client_id: None,
+        user: None,
+    }
+}
+
 /// A 400 for a protected path that is not written canonically.
 pub fn non_canonical() -> Refusal {
     refuse(
@@ -120,9 +157,18 @@ pub fn authorize(
         }
     };
     let invalid = |reason| refuse(401, "invalid_token", "the access token is invalid", reason);
-    let record = match gw.tokens.lookup(token, TokenKind::Access) {
-        Ok(Some(r)) => r,
-        Ok(None) => return Err(Box::new(invalid("unknown, expired or revoked token"))),
+    let record = match gw.tokens.check(token, TokenKind::Access) {
+        Ok(Presented::Live(r)) => r,
+        Ok(Presented::Expired) => {
+            let r = refuse(
+                401,
+                "invalid_token",
+                "the access token expired",
+                "expired token",
+            );
+            return Err(Box::new(r));
+        }
+        Ok(Presented::Unknown) => return Err(Box::new(invalid("unknown or revoked token"))),
         Err(e) => {
             tracing::error!(error = %e, "token store lookup failed");
             let r = refuse(

@@ -52,9 +52,47 @@ fn is_identity(folded: &str) -> bool {
         || matches!(folded, "client-ip" | "x-request-id" | "proxy-authorization")
 }
 
-/// Address headers kept (and extended) only when the peer is a trusted proxy.
+/// Address and origin headers kept (and extended) only when the peer is a trusted proxy.
 fn is_forwarding(folded: &str) -> bool {
-    matches!(folded, "x-forwarded-for" | "forwarded" | "x-real-ip")
+    matches!(
+        folded,
+        "x-forwarded-for"
+            | "forwarded"
+            | "x-real-ip"
+            | "x-forwarded-host"
+            | "x-forwarded-proto"
+            | "x-forwarded-port"
+            | "x-forwarded-server"
+            | "x-forwarded-scheme"
+            | "x-forwarded-ssl"
+    )
+}
+
+/// Headers some servers and frameworks read as the request's real path (`X-Original-URL`,
+/// `X-Rewrite-URL`, `X-Original-URI`, `X-Forwarded-Prefix`, ...): the gateway decides by the
+/// request line alone, so none is ever forwarded, on any path.
+fn is_path_override(folded: &str) -> bool {
+    let Some(name) = folded.strip_prefix("x-") else {
+        return false;
+    };
+    let names_a_path = ["-url", "-uri", "-path", "-prefix"]
+        .iter()
+        .any(|end| name.ends_with(end));
+    let rewrites = [
+        "original",
+        "rewrite",
+        "override",
+        "forwarded",
+        "request",
+        "proxy",
+    ]
+    .iter()
+    .any(|word| name.contains(word));
+    (names_a_path && rewrites)
+        || matches!(
+            name,
+            "http-destinationurl" | "envoy-original-path" | "accel-redirect"
+        )
 }
 
 /// Method override headers: refused on protected paths, since the operation is decided by path.
@@ -65,10 +103,17 @@ fn is_method_override(folded: &str) -> bool {
     )
 }
 
+/// Headers dropped on protected paths: the client's own credentials (its token, a CRM session
+/// cookie) and method overrides, since the operation is decided by path.
+fn is_protected_only(folded: &str) -> bool {
+    matches!(folded, "authorization" | "cookie" | "cookie2") || is_method_override(folded)
+}
+
 /// Removes every client header that could impersonate a user or spoof an address, plus the
 /// headers a `Connection` header names (hop-by-hop, RFC 9110 §7.6.1); `Connection` itself keeps
 /// only `keep-alive`, `close` and `upgrade`, so that no later hop drops a header the gateway
-/// sets. On protected paths the client's `Authorization` and method override headers go too.
+/// sets. Path override headers go everywhere; on protected paths the client's `Authorization`,
+/// cookies and method override headers go too.
 pub fn strip(req: &mut RequestHeader, protected: bool, trusted_peer: bool) {
     let mut doomed: Vec<HeaderName> = Vec::new();
     let mut kept: Vec<&'static str> = Vec::new();
@@ -99,8 +144,9 @@ pub fn strip(req: &mut RequestHeader, protected: bool, trusted_peer: bool) {
         let f = folded(name.as_str());
         let f = f.as_ref();
         let drop = is_identity(f)
+            || is_path_override(f)
             || (is_forwarding(f) && (!trusted_peer || f != name.as_str()))
-            || (protected && (f == "authorization" || is_method_override(f)))
+            || (protected && is_protected_only(f))
             || f == "proxy-connection";
         if drop {
             doomed.push(name.clone());
@@ -157,6 +203,40 @@ pub fn set_forwarded_for(req: &mut RequestHeader, peer: Option<&str>, trusted_pe
     if !chain.is_empty() {
         let _ = req.insert_header(names::FORWARDED_FOR, chain.join(", "));
     }
+}
+
+/// The address a request really comes from: the peer, or behind trusted proxies the last
+/// address in their `X-Forwarded-For` chain that is not itself a trusted proxy. Used for
+/// throttles and for the CRM's lock-out counter.
+pub fn client_address(
+    req: &RequestHeader,
+    peer: Option<std::net::IpAddr>,
+    trusted: &[ipnet::IpNet],
+) -> Option<std::net::IpAddr> {
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let peer = peer?;
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let mut chain: Vec<std::net::IpAddr> = Vec::new();
+    for v in req.headers.get_all(names::FORWARDED_FOR) {
+        let Ok(s) = v.to_str() else { return Some(peer) };
+        for part in s.split(',') {
+            match part.trim().parse() {
+                Ok(ip) => chain.push(ip),
+                Err(_) => return Some(peer),
+            }
+        }
+    }
+    Some(
+        chain
+            .iter()
+            .rev()
+            .find(|ip| !is_trusted(ip))
+            .or(chain.first())
+            .copied()
+            .unwrap_or(peer),
+    )
 }
 
 /// Sets one header, replacing any value; values that are not valid header text are skipped.
@@ -257,6 +337,23 @@ mod tests {
     }
 
     #[test]
+    fn client_address_behind_trusted_proxies() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let peer = Some("10.0.0.9".parse().unwrap());
+        let r = request(&[("X-Forwarded-For", "6.6.6.6, 203.0.113.7, 10.0.0.2")]);
+        assert_eq!(
+            client_address(&r, peer, &trusted),
+            Some("203.0.113.7".parse().unwrap())
+        );
+        let stranger = Some("198.51.100.1".parse().unwrap());
+        assert_eq!(client_address(&r, stranger, &trusted), stranger);
+        let garbage = request(&[("X-Forwarded-For", "nonsense")]);
+        assert_eq!(client_address(&garbage, peer, &trusted), peer);
+        let none = request(&[]);
+        assert_eq!(client_address(&none, peer, &trusted), peer);
+    }
+
+    #[test]
     fn head_limits() {
         assert!(has_bare_lf(b"GET / HTTP/1.1\r\nA: b\nC: d\r\n\r\n"));
         assert!(has_bare_lf(b"\n"));
@@ -271,6 +368,42 @@ mod tests {
             "x-big",
             &big[..MAX_HEAD_BYTES / 2]
         )])));
+    }
+
+    #[test]
+    fn path_overrides_go_everywhere_and_cookies_on_protected_paths() {
+        let names = [
+            "X-Original-URL",
+            "X-Rewrite-URL",
+            "X-Original-URI",
+            "X_Original_Url",
+            "X-Forwarded-Uri",
+            "X-Forwarded-Path",
+            "X-Forwarded-Prefix",
+            "X-Override-URL",
+            "X-Envoy-Original-Path",
+            "X-HTTP-DestinationURL",
+            "X-Forwarded-Host",
+            "X-Forwarded-Proto",
+        ];
+        for protected in [true, false] {
+            let mut headers: Vec<(&str, &str)> = names.iter().map(|n| (*n, "/restapi/x")).collect();
+            headers.push(("Cookie", "PHPSESSID=x"));
+            headers.push(("X-Callback", "/keep"));
+            let mut r = request(&headers);
+            strip(&mut r, protected, false);
+            let mut left: Vec<&str> = r.headers.keys().map(|k| k.as_str()).collect();
+            left.sort_unstable();
+            let expected = if protected {
+                vec!["x-callback"]
+            } else {
+                vec!["cookie", "x-callback"]
+            };
+            assert_eq!(left, expected);
+        }
+        let mut r = request(&[("X-Forwarded-Proto", "https"), ("X-Forwarded-Host", "a")]);
+        strip(&mut r, true, true);
+        assert_eq!(r.headers.len(), 2);
     }
 
     #[test]

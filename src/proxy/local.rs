@@ -1,6 +1,7 @@
 //! Requests the gateway answers itself: the OAuth endpoints, metadata, health and metrics. Paths
 //! under `/oauth2/` and `/gateway/` belong to the gateway in any spelling and never reach the CRM.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -92,13 +93,19 @@ pub fn route(path: &str) -> Option<Local> {
     owned.then_some(Local::NotFound)
 }
 
-/// Answers a local endpoint.
-pub async fn serve(gw: &Gateway, session: &mut Session, local: Local) -> Response {
+/// Answers a local endpoint for a client at `client` (the peer, or the address trusted proxies
+/// forwarded for).
+pub async fn serve(
+    gw: &Gateway,
+    session: &mut Session,
+    local: Local,
+    client: Option<IpAddr>,
+) -> Response {
     match local {
         Local::Token | Local::Revoke | Local::Introspect | Local::Authorize => {
-            post(gw, session, local).await
+            post(gw, session, local, client).await
         }
-        Local::Api => api(gw, session).await,
+        Local::Api => api(gw, session, client).await,
         Local::Asset if is_get(session) => {
             let name = session
                 .req_header()
@@ -125,7 +132,12 @@ fn is_get(session: &Session) -> bool {
     matches!(session.req_header().method.as_str(), "GET" | "HEAD")
 }
 
-async fn post(gw: &Gateway, session: &mut Session, local: Local) -> Response {
+async fn post(
+    gw: &Gateway,
+    session: &mut Session,
+    local: Local,
+    client: Option<IpAddr>,
+) -> Response {
     let limit = gw.config.limits.oauth_body_bytes;
     let body = match read_body(session, limit, OAUTH_BODY_TIME).await {
         Ok(b) => b,
@@ -147,10 +159,7 @@ async fn post(gw: &Gateway, session: &mut Session, local: Local) -> Response {
             .get(http::header::CONTENT_TYPE)
             .map(|v| v.as_bytes()),
         body: &body,
-        peer: session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip()),
+        peer: client,
     };
     if local == Local::Authorize {
         return authorize(gw, session, &oauth_req).await;
@@ -169,7 +178,7 @@ const OAUTH_BODY_TIME: Duration = Duration::from_secs(10);
 /// How long the body of an admin API request may take to arrive (up to 2 MiB).
 const API_BODY_TIME: Duration = Duration::from_secs(60);
 
-async fn api(gw: &Gateway, session: &mut Session) -> Response {
+async fn api(gw: &Gateway, session: &mut Session, client: Option<IpAddr>) -> Response {
     let body = match read_body(session, API_BODY_BYTES, API_BODY_TIME).await {
         Ok(b) => b,
         Err(resp) if resp.status == 413 => {
@@ -205,10 +214,7 @@ async fn api(gw: &Gateway, session: &mut Session) -> Response {
             .get(http::header::CONTENT_TYPE)
             .map(|v| v.as_bytes()),
         body: &body,
-        peer: session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip()),
+        peer: client,
     };
     crate::admin::handle(gw, &api).await
 }
@@ -230,10 +236,7 @@ async fn authorize(gw: &Gateway, session: &Session, r: &OAuthRequest<'_>) -> Res
         accept_language: headers
             .get(http::header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok()),
-        peer: session
-            .client_addr()
-            .and_then(|a| a.as_inet())
-            .map(|a| a.ip()),
+        peer: r.peer,
     };
     oauth::authorize::handle(gw, &req).await
 }
@@ -307,9 +310,32 @@ fn expects_continue(session: &Session) -> bool {
 }
 
 async fn drain(session: &mut Session) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    drain_up_to(session, DRAIN_BYTES, Duration::from_secs(10)).await;
+}
+
+/// Most bytes of a refused request's body read so that its connection can stay open.
+const REUSE_DRAIN_BYTES: usize = 1024 * 1024;
+
+/// Reads and discards the rest of the body of a request the gateway refuses, when it is small
+/// (at most 1 MiB, arriving within 5 s) and the client is not waiting for `100 Continue`, so
+/// the refusal keeps the connection alive; otherwise pingora closes it after the answer.
+pub async fn drain_for_reuse(session: &mut Session) {
+    let declared = session
+        .req_header()
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if expects_continue(session) || declared.is_some_and(|n| n > REUSE_DRAIN_BYTES) {
+        return;
+    }
+    drain_up_to(session, REUSE_DRAIN_BYTES, Duration::from_secs(5)).await;
+}
+
+async fn drain_up_to(session: &mut Session, most: usize, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
     let mut seen = 0usize;
-    while seen <= DRAIN_BYTES {
+    while seen <= most {
         let next = tokio::time::timeout_at(deadline, session.read_request_body()).await;
         match next {
             Ok(Ok(Some(chunk))) => seen += chunk.len(),

@@ -1,12 +1,15 @@
-//! The pingora proxy: decides in `request_filter` (local endpoint, pass-through, or a typed
-//! permit), rewrites headers in `upstream_request_filter` (strip first, then set), bounds the
-//! CRM's response head with a [`deadline::HeadDeadline`], and writes one access log line per call
-//! in `logging`.
+//! The pingora proxy: decides in `request_filter` (framing rules, local endpoint, pass-through,
+//! or a typed permit), rewrites headers in `upstream_request_filter` (strip first, then set),
+//! bounds the CRM's response head with a [`deadline::HeadDeadline`], cleans what the CRM answers
+//! on protected paths, and writes one access log line per call in `logging`.
 
+pub mod answer;
 pub mod authorize;
 pub mod bearer;
 pub mod cors;
 pub mod deadline;
+pub mod echo;
+pub mod framing;
 pub mod headers;
 pub mod local;
 pub mod route;
@@ -62,10 +65,18 @@ pub struct Ctx {
     start: Instant,
     request_id: String,
     peer: Option<IpAddr>,
+    /// The peer, or behind trusted proxies the address they forwarded for.
+    client: Option<IpAddr>,
     cors: Option<String>,
     decision: Decision,
     outcome: ProxyOutcome,
     deadline: deadline::HeadDeadline,
+    /// An absolute-form target from a trusted proxy, forwarded in origin-form.
+    absolute: bool,
+    /// Blanks the injected credentials in the CRM's answer.
+    redactor: Option<echo::Redactor>,
+    /// A CRM answer replaced by a 502.
+    unusable: Option<answer::Unusable>,
 }
 
 /// The proxy service.
@@ -107,6 +118,8 @@ impl GatewayProxy {
             user: refusal.user,
         };
         let resp = cors::decorate(refusal.response, ctx.cors.as_deref());
+        // A refusal keeps the connection open: the unread rest of a small body is read first.
+        local::drain_for_reuse(session).await;
         self.respond(session, resp).await
     }
 }
@@ -149,10 +162,14 @@ impl ProxyHttp for GatewayProxy {
             start: Instant::now(),
             request_id: format!("{:016x}{n:08x}", self.boot),
             peer: None,
+            client: None,
             cors: None,
             decision: Decision::Pending,
             outcome: ProxyOutcome::Passthrough,
             deadline: deadline::HeadDeadline::default(),
+            absolute: false,
+            redactor: None,
+            unusable: None,
         }
     }
 
@@ -161,8 +178,13 @@ impl ProxyHttp for GatewayProxy {
             .client_addr()
             .and_then(|a| a.as_inet())
             .map(|a| a.ip());
+        ctx.client = headers::client_address(session.req_header(), ctx.peer, &self.trusted);
         if let Some(refusal) = head_refusal(session) {
             return self.refuse(session, ctx, refusal).await;
+        }
+        match framing::check(session.req_header(), self.is_trusted(ctx.peer)) {
+            Ok(target) => ctx.absolute = target == framing::Target::Absolute,
+            Err(problem) => return self.refuse(session, ctx, problem.into()).await,
         }
         let path = session.req_header().uri.path().to_string();
         let prefix = &self.gw.config.proxy.protected_prefix;
@@ -183,18 +205,23 @@ impl ProxyHttp for GatewayProxy {
         }
         if let Some(endpoint) = local {
             ctx.decision = Decision::Local(endpoint);
-            let resp = local::serve(&self.gw, session, endpoint).await;
+            let resp = local::serve(&self.gw, session, endpoint, ctx.client).await;
             return self
                 .respond(session, cors::decorate(resp, ctx.cors.as_deref()))
                 .await;
         }
         let decided = match route {
             Route::Unprotected => {
+                if !self.gw.config.proxy.allow_legacy_webservice && route::is_legacy_api(&path) {
+                    return self.refuse(session, ctx, authorize::legacy_api()).await;
+                }
                 ctx.decision = Decision::Passthrough;
                 return Ok(false);
             }
             Route::NonCanonical => Err(Box::new(authorize::non_canonical())),
-            Route::Protected { op } => authorize::authorize(&self.gw, session.req_header(), op),
+            Route::Protected { op } => framing::check_protected(session.req_header())
+                .map_err(|problem| Box::new(problem.into()))
+                .and_then(|()| authorize::authorize(&self.gw, session.req_header(), op)),
         };
         match decided {
             Ok(permit) => {
@@ -217,6 +244,12 @@ impl ProxyHttp for GatewayProxy {
         ctx: &mut Ctx,
     ) -> Result<()> {
         let trusted = self.is_trusted(ctx.peer);
+        if ctx.absolute {
+            let origin_form = req.uri.path_and_query().cloned();
+            req.set_uri(http::Uri::from(
+                origin_form.unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+            ));
+        }
         let permit = match &ctx.decision {
             Decision::Allowed(p) => Some(p.as_ref()),
             _ => None,
@@ -240,6 +273,7 @@ impl ProxyHttp for GatewayProxy {
             let key = p.grant.user.crm_access_key.as_deref();
             if let (UpstreamAuth::Basic, Some(key)) = (self.gw.config.upstream.auth, key) {
                 headers::set(req, "Authorization", &crate::users::basic_header(user, key));
+                ctx.redactor = Some(echo::Redactor::new(echo::Secrets::basic(user, key)));
             }
         }
         if let Some(secret) = &self.gw.config.upstream.signing_secret {
@@ -306,19 +340,54 @@ impl ProxyHttp for GatewayProxy {
         if !resp.status.is_informational() || resp.status == http::StatusCode::SWITCHING_PROTOCOLS {
             ctx.deadline.disarm();
         }
+        if let Decision::Allowed(permit) = &ctx.decision
+            && let Some(unusable) = answer::Unusable::of(resp.status)
+        {
+            tracing::warn!(
+                user = %permit.grant.user.username,
+                client_id = %permit.grant.app.client_id,
+                status = resp.status.as_u16(),
+                "{}", unusable.reason()
+            );
+            ctx.unusable = Some(unusable);
+            return Error::e_explain(ErrorType::HTTPStatus(502), unusable.reason());
+        }
         Ok(())
     }
 
     async fn response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         resp: &mut pingora::http::ResponseHeader,
         ctx: &mut Ctx,
     ) -> Result<()> {
+        answer::as_http11(resp, session.req_header().version);
+        if matches!(ctx.decision, Decision::Allowed(_)) {
+            let none = echo::Secrets::default();
+            let secrets = ctx.redactor.as_ref().map_or(&none, |r| r.secrets());
+            answer::clean_protected(resp, secrets);
+        }
         if let Some(origin) = &ctx.cors {
             cors::decorate_upstream(resp, origin);
         }
         Ok(())
+    }
+
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<bytes::Bytes>,
+        end_of_stream: bool,
+        ctx: &mut Ctx,
+    ) -> Result<Option<std::time::Duration>> {
+        if let Some(redactor) = ctx.redactor.as_mut() {
+            let seen = redactor.blanked;
+            *body = redactor.filter(body.take(), end_of_stream);
+            if redactor.blanked && !seen {
+                tracing::warn!(request_id = %ctx.request_id, "the CRM's answer repeated the injected credentials: blanked");
+            }
+        }
+        Ok(None)
     }
 
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Ctx) -> FailToProxy {
@@ -327,6 +396,14 @@ impl ProxyHttp for GatewayProxy {
             e.etype(),
             ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout
         );
+        if let Some(unusable) = ctx.unusable {
+            let body = json!({"error": "bad_gateway", "error_description": unusable.description()});
+            let _ = local::write(session, Response::json(502, &body)).await;
+            return FailToProxy {
+                error_code: 502,
+                can_reuse_downstream: false,
+            };
+        }
         let (code, error) = match e.esource() {
             _ if ctx.deadline.fired() => (504, "gateway_timeout"),
             ErrorSource::Upstream if timeout => (504, "gateway_timeout"),
@@ -366,7 +443,7 @@ impl ProxyHttp for GatewayProxy {
                 p.grant.app.client_id.as_str(),
                 p.grant.user.username.as_str(),
                 p.op.as_str(),
-                "allowed",
+                ctx.unusable.map_or("allowed", answer::Unusable::reason),
             ),
             Decision::Refused {
                 reason,

@@ -137,6 +137,18 @@ pub fn route(path: &str, prefix: &str) -> Route {
     }
 }
 
+/// The CRM's legacy APIs, which log in with access keys or passwords instead of tokens: the
+/// vtiger webservice (`getchallenge`, `login`, `login_pwd`), the SOAP entry point and its scripts.
+const LEGACY_APIS: [&str; 3] = ["/webservice.php/", "/vteservice.php/", "/soap/"];
+
+/// True when some server's reading of `path` names a legacy API, as a file or below it
+/// (`/webservice.php/x` runs the script too), in any case or encoding.
+pub fn is_legacy_api(path: &str) -> bool {
+    LEGACY_APIS
+        .iter()
+        .any(|api| some_reading_under(path, api, true))
+}
+
 /// ASCII case-insensitive `starts_with`.
 pub fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
     s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
@@ -242,7 +254,7 @@ fn normalise(path: &str) -> String {
 }
 
 /// One round of `%XX` decoding; invalid escapes stay, invalid UTF-8 becomes U+FFFD.
-fn decode_once(path: &str) -> String {
+pub(crate) fn decode_once(path: &str) -> String {
     percent_encoding::percent_decode_str(path)
         .decode_utf8_lossy()
         .into_owned()
@@ -346,6 +358,37 @@ mod tests {
             assert_eq!(op(p), Route::NonCanonical, "{p}");
         }
         assert_eq!(op("/static/app..js"), Route::Unprotected);
+    }
+
+    #[test]
+    fn legacy_apis_in_every_spelling() {
+        for p in [
+            "/webservice.php",
+            "/WebService.php",
+            "/webservice.php/",
+            "/webservice.php/extra",
+            "//webservice.php",
+            "/./webservice.php",
+            "/x/../webservice.php",
+            "/%77ebservice.php",
+            "/%2577ebservice.php",
+            "/webservice.php;x=1",
+            "/vteservice.php",
+            "/soap/customerportal.php",
+            "/SOAP/VTESOAPServer.php",
+            "/soap",
+        ] {
+            assert!(is_legacy_api(p), "{p}");
+        }
+        for p in [
+            "/",
+            "/index.php",
+            "/webservice.phpx",
+            "/restapi/v1/vtews/query",
+            "/soapbox",
+        ] {
+            assert!(!is_legacy_api(p), "{p}");
+        }
     }
 
     #[test]

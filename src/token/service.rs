@@ -27,6 +27,17 @@ pub struct Minted {
     pub writes: Vec<Write>,
 }
 
+/// What a presented token turned out to be.
+#[derive(Debug)]
+pub enum Presented {
+    /// Unexpired and of the asked kind.
+    Live(Arc<TokenRecord>),
+    /// Issued, but its lifetime is over.
+    Expired,
+    /// Never issued, revoked, purged, or of another kind.
+    Unknown,
+}
+
 /// The one place tokens are created, looked up and revoked.
 pub struct TokenService {
     hasher: KeyedHash,
@@ -111,8 +122,17 @@ impl TokenService {
         token: &str,
         kind: TokenKind,
     ) -> Result<Option<Arc<TokenRecord>>, StoreError> {
+        Ok(match self.check(token, kind)? {
+            Presented::Live(rec) => Some(rec),
+            Presented::Expired | Presented::Unknown => None,
+        })
+    }
+
+    /// What `token` is, as a token of `kind`: live, expired (while its record is kept), or
+    /// unknown (never issued, revoked, purged, or of another kind).
+    pub fn check(&self, token: &str, kind: TokenKind) -> Result<Presented, StoreError> {
         if record::kind_of(token) != Some(kind) {
-            return Ok(None);
+            return Ok(Presented::Unknown);
         }
         let key = self.key(token);
         let now = self.clock.now();
@@ -125,7 +145,7 @@ impl TokenService {
                 self.metrics.cache_misses.inc();
                 let epoch = self.cache.epoch();
                 let Some(rec) = self.read(&key)? else {
-                    return Ok(None);
+                    return Ok(Presented::Unknown);
                 };
                 let rec = Arc::new(rec);
                 if !rec.is_expired(now) {
@@ -134,7 +154,13 @@ impl TokenService {
                 rec
             }
         };
-        Ok((!rec.is_expired(now) && rec.kind == kind).then_some(rec))
+        Ok(if rec.kind != kind {
+            Presented::Unknown
+        } else if rec.is_expired(now) {
+            Presented::Expired
+        } else {
+            Presented::Live(rec)
+        })
     }
 
     /// The stored record of any token string, expired or not, without caching it.

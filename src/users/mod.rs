@@ -198,7 +198,7 @@ pub fn parse(file: &str, raw: &str) -> Result<Users, Problems> {
     p.into_result(Users { by_name })
 }
 
-fn valid_username(s: &str) -> bool {
+pub(crate) fn valid_username(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.bytes()

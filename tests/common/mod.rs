@@ -6,6 +6,8 @@
 pub mod api;
 pub mod browser;
 pub mod jwt;
+pub mod lookalike;
+pub mod wire;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -39,7 +41,7 @@ pub fn users() -> Vec<CrmUser> {
     .collect()
 }
 
-fn users_toml() -> String {
+pub fn users_toml() -> String {
     users()
         .iter()
         .map(|u| {
@@ -113,6 +115,8 @@ pub struct Options {
     pub tls: Option<(String, String)>,
     /// Write no users.toml (for the `upstream` users backend).
     pub no_users_file: bool,
+    /// users.toml instead of the demo users.
+    pub users_toml: Option<String>,
 }
 
 impl Default for Options {
@@ -127,6 +131,7 @@ impl Default for Options {
             public_url: None,
             tls: None,
             no_users_file: false,
+            users_toml: None,
         }
     }
 }
@@ -192,7 +197,9 @@ impl Harness {
             CrmAuth::Basic
         };
         let crm = DemoCrm::start(SocketAddr::from(([127, 0, 0, 1], 0)), users(), crm_auth).unwrap();
-        if !opts.no_users_file {
+        if let Some(users) = &opts.users_toml {
+            std::fs::write(dir.path().join("users.toml"), users).unwrap();
+        } else if !opts.no_users_file {
             std::fs::write(dir.path().join("users.toml"), users_toml()).unwrap();
         }
         std::fs::write(dir.path().join("apps.toml"), apps).unwrap();

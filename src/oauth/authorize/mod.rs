@@ -180,7 +180,7 @@ async fn login(
             .header("Retry-After", wait.to_string());
     }
     let password = password.unwrap_or_default();
-    let ok = match crate::login::check_password(gw, username, password).await {
+    let ok = match crate::login::check_password(gw, username, password, req.peer).await {
         Ok(ok) => ok,
         Err(e) => {
             tracing::error!(error = %e, "the CRM could not check a password");
