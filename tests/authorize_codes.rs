@@ -179,5 +179,10 @@ fn an_expired_code_is_invalid_grant() {
     let c = code(&h, &browser, WEB, WEB_CB, true);
     std::thread::sleep(std::time::Duration::from_millis(2500));
     let r = exchange_raw(&h, WEB, Some(WEB_SECRET), &c, Some(WEB_CB), None);
-    assert_invalid_grant(r, "expired code");
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["error"], "invalid_grant", "{v}");
+    assert_eq!(
+        v["error_description"], "the authorization code expired",
+        "{v}"
+    );
 }

@@ -97,6 +97,23 @@ fn access_tokens_expire_at_their_lifetime(g: &InProcess, clock: &ManualClock) {
     assert!(active(g, &t));
     clock.advance(1);
     assert_eq!(query(g, &t), 401, "valid at exp");
+    let r = g
+        .http
+        .post(g.url("/restapi/v1/vtews/query"))
+        .bearer_auth(&t)
+        .json(&json!({"query": "SELECT * FROM Invoice;"}))
+        .send()
+        .unwrap();
+    let challenge = r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    let body: Value = r.json().unwrap();
+    assert_eq!(
+        body["error_description"], "the access token expired",
+        "an expired token is named as such"
+    );
     assert!(!active(g, &t));
     let fresh = token(g);
     assert_eq!(query(g, &fresh), 200);

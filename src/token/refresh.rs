@@ -39,8 +39,10 @@ pub enum Refreshed {
         /// Scope of the access token.
         scope: Scope,
     },
-    /// Unknown, expired, another client's, or its grant is gone.
+    /// Unknown, another client's, or its grant is gone.
     Invalid(&'static str),
+    /// The client's own refresh token, past its lifetime.
+    Expired,
     /// A wider scope than granted was asked.
     WiderScope,
     /// A rotated token came back: the grant has been revoked.
@@ -106,11 +108,14 @@ impl TokenService {
             return invalid("unknown or revoked refresh token");
         };
         let record: TokenRecord = record::decode(&raw)?;
-        if record.kind != TokenKind::Refresh || record.is_expired(self.clock().now()) {
-            return invalid("expired refresh token");
+        if record.kind != TokenKind::Refresh {
+            return invalid("not a refresh token");
         }
         if record.client_id != req.client_id {
             return invalid("the refresh token belongs to another client");
+        }
+        if record.is_expired(self.clock().now()) {
+            return Ok(Err(Refreshed::Expired));
         }
         let Some(family) = record.family else {
             return invalid("refresh token without a grant");

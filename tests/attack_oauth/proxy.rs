@@ -137,7 +137,12 @@ fn an_expired_access_token_is_401_and_never_reaches_the_crm() {
         .unwrap()
         .to_string();
     assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    assert!(challenge.contains("expired"), "{challenge}");
     assert_eq!(crm_calls(&h), before);
+    assert!(
+        h.log().contains("expired token"),
+        "the log names the reason"
+    );
 }
 
 /// Identity and address headers a client might forge, in every spelling.

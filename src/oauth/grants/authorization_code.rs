@@ -108,7 +108,8 @@ fn check(gw: &Gateway, app: &App, rec: &CodeRecord, form: &Form) -> Result<(), O
         return Err(invalid_grant("code issued to another client"));
     }
     if gw.clock.now() >= rec.expires_at {
-        return Err(invalid_grant("code expired"));
+        let e = OAuthError::new(ErrorCode::InvalidGrant, "the authorization code expired");
+        return Err(e.detail("code expired"));
     }
     let sent = form.get("redirect_uri");
     let redirect_ok = match (&rec.redirect_uri, sent) {

@@ -85,6 +85,11 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
             Err(invalid_grant("refresh token reused after rotation"))
         }
         Refreshed::Invalid(why) => Err(invalid_grant(why)),
+        Refreshed::Expired => Err(OAuthError::new(
+            ErrorCode::InvalidGrant,
+            "the refresh token expired",
+        )
+        .detail("expired refresh token")),
     }
 }
 
