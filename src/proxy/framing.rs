@@ -138,6 +138,9 @@ fn absolute_path(raw: &[u8]) -> Option<&[u8]> {
 
 /// A backslash, sent as it is or percent-encoded (up to three rounds deep).
 fn has_backslash(path: &[u8]) -> bool {
+    if !path.contains(&b'%') {
+        return path.contains(&b'\\');
+    }
     let mut current = String::from_utf8_lossy(path).into_owned();
     for _ in 0..=3 {
         if current.contains('\\') {
@@ -197,20 +200,16 @@ fn valid_host(host: &[u8]) -> bool {
     port_ok && name_ok
 }
 
-/// Tokens of every `Connection` header, lower case.
-fn connection_tokens(req: &RequestHeader) -> impl Iterator<Item = String> + '_ {
-    req.headers
-        .get_all(http::header::CONNECTION)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|b| *b == b','))
-        .map(|t| String::from_utf8_lossy(t.trim_ascii()).to_ascii_lowercase())
-}
-
 /// Any sign of a protocol switch: an `Upgrade` header, `Connection: upgrade`, `HTTP2-Settings`.
 fn asks_upgrade(req: &RequestHeader) -> bool {
     req.headers.contains_key(http::header::UPGRADE)
         || req.headers.contains_key("http2-settings")
-        || connection_tokens(req).any(|t| t == "upgrade")
+        || req
+            .headers
+            .get_all(http::header::CONNECTION)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"upgrade"))
 }
 
 /// An upgrade to HTTP/2 over cleartext (RFC 7540 §3.2), which would let a client speak to the
@@ -222,7 +221,10 @@ fn is_h2c_upgrade(req: &RequestHeader) -> bool {
             .get_all(http::header::UPGRADE)
             .iter()
             .flat_map(|v| v.as_bytes().split(|b| *b == b','))
-            .any(|t| t.trim_ascii().to_ascii_lowercase().starts_with(b"h2"))
+            .any(|t| {
+                let t = t.trim_ascii();
+                t.len() >= 2 && t[..2].eq_ignore_ascii_case(b"h2")
+            })
 }
 
 #[cfg(test)]
