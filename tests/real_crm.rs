@@ -186,19 +186,20 @@ fn the_crms_lock_out_counter_records_the_real_client_address() {
     crm.sql("DELETE FROM vte_check_logins WHERE ip IN ('127.0.0.2', '127.0.0.3', '203.0.113.66');");
 }
 
+/// A browser at the web app's sign-in page.
+fn sign_in_page(h: &Harness) -> (Browser<'_>, browser::Page) {
+    let b = Browser::new(h);
+    let url = browser::authorize_url(h, browser::WEB, browser::WEB_CB, "st", None);
+    let page = b.get(&url);
+    (b, page)
+}
+
 #[test]
 #[ignore = "needs the real CRM: bash tests/vtenext/start.sh, then cargo test --test gateway real_crm -- --ignored"]
 fn the_upstream_users_backend_logs_in_with_the_crms_passwords() {
     let crm = Crm::get();
     let h = crm.upstream_gateway("");
-    let b = Browser::new(&h);
-    let page = b.get(&browser::authorize_url(
-        &h,
-        browser::WEB,
-        browser::WEB_CB,
-        "st",
-        None,
-    ));
+    let (b, page) = sign_in_page(&h);
     let consent = b.login(&page, "aldo", &crm.password("aldo"));
     assert!(consent.body.contains("value=\"allow\""), "{}", consent.body);
     let done = b.decide(&consent, "allow");
@@ -218,25 +219,11 @@ fn the_upstream_users_backend_logs_in_with_the_crms_passwords() {
     assert_eq!(through, ids(&crm.direct("aldo", "query", &q)));
     assert!(!through.is_empty());
     // The CRM says admin is an administrator: refused while allow_admin_users is off.
-    let b = Browser::new(&h);
-    let page = b.get(&browser::authorize_url(
-        &h,
-        browser::WEB,
-        browser::WEB_CB,
-        "st",
-        None,
-    ));
+    let (b, page) = sign_in_page(&h);
     let refused = b.login(&page, "admin", &crm.password("admin"));
     assert_eq!(refused.status, 403, "{}", refused.body);
     // A wrong password is a failed login, not an error.
-    let b = Browser::new(&h);
-    let page = b.get(&browser::authorize_url(
-        &h,
-        browser::WEB,
-        browser::WEB_CB,
-        "st",
-        None,
-    ));
+    let (b, page) = sign_in_page(&h);
     let again = b.login(&page, "bruna", "wrong-password");
     assert_eq!(again.status, 401, "{}", again.body);
     assert!(again.body.contains("name=\"password\""), "{}", again.body);

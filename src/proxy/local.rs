@@ -252,12 +252,7 @@ async fn read_body(
         let msg = format!("the request body exceeds {limit} bytes");
         OAuthError::invalid_request(msg).status(413).to_response()
     };
-    let declared = session
-        .req_header()
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let declared = declared_length(session);
     if declared.is_some_and(|n| n > limit) {
         // Refused unread. A client still sending a moderate body gets to finish, so it reads
         // the answer instead of a connection reset; nothing of it is kept.
@@ -301,6 +296,16 @@ async fn read_body(
 /// Most bytes of a refused body read and thrown away (beyond it the connection just closes).
 const DRAIN_BYTES: usize = 16 * 1024 * 1024;
 
+/// The request's `Content-Length`, when it has a valid one.
+fn declared_length(session: &Session) -> Option<usize> {
+    session
+        .req_header()
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+}
+
 fn expects_continue(session: &Session) -> bool {
     session
         .req_header()
@@ -320,12 +325,7 @@ const REUSE_DRAIN_BYTES: usize = 1024 * 1024;
 /// (at most 1 MiB, arriving within 5 s) and the client is not waiting for `100 Continue`, so
 /// the refusal keeps the connection alive; otherwise pingora closes it after the answer.
 pub async fn drain_for_reuse(session: &mut Session) {
-    let declared = session
-        .req_header()
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let declared = declared_length(session);
     if expects_continue(session) || declared.is_some_and(|n| n > REUSE_DRAIN_BYTES) {
         return;
     }
