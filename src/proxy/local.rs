@@ -221,6 +221,8 @@ async fn authorize(gw: &Gateway, session: &Session, r: &OAuthRequest<'_>) -> Res
         .filter_map(|v| v.to_str().ok())
         .collect();
     let cookies = cookies.join("; ");
+    let all = |name| -> Vec<&[u8]> { headers.get_all(name).iter().map(|v| v.as_bytes()).collect() };
+    let (origin, fetch_site) = (all("origin"), all("sec-fetch-site"));
     let req = AuthRequest {
         method: r.method,
         query: r.query,
@@ -234,6 +236,8 @@ async fn authorize(gw: &Gateway, session: &Session, r: &OAuthRequest<'_>) -> Res
             .client_addr()
             .and_then(|a| a.as_inet())
             .map(|a| a.ip()),
+        origin: &origin,
+        fetch_site: &fetch_site,
     };
     oauth::authorize::handle(gw, &req).await
 }

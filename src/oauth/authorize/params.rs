@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::i18n::Text;
+use crate::keys::Digest;
 use crate::login::sessions::{Pending, random_id};
 use crate::oauth::form::Form;
 use crate::oauth::pkce;
@@ -62,8 +63,14 @@ pub fn client_and_redirect(
     Ok((app.clone(), redirect_uri))
 }
 
-/// Checks the rest of the request against a trusted app and redirect URI.
-pub fn validate(app: &App, redirect_uri: String, form: &Form) -> Result<Pending, Invalid> {
+/// Checks the rest of the request against a trusted app and redirect URI; the request is bound
+/// to the browser whose pre-login cookie hashes to `browser`.
+pub fn validate(
+    app: &App,
+    redirect_uri: String,
+    form: &Form,
+    browser: Digest,
+) -> Result<Pending, Invalid> {
     let state = form.get("state").map(str::to_string);
     let fail = |error, description| Invalid::Redirect {
         redirect_uri: redirect_uri.clone(),
@@ -123,6 +130,7 @@ pub fn validate(app: &App, redirect_uri: String, form: &Form) -> Result<Pending,
         state,
         challenge,
         csrf: random_id(),
+        browser,
     })
 }
 
