@@ -106,7 +106,7 @@ impl Gateway {
         );
         let endpoints = Endpoints::new(&config.server.public_url);
         let secure = config.server.public_url.starts_with("https://");
-        let login = crate::login::Login::new(&config.login, secure);
+        let login = crate::login::Login::new(&config.login, secure, keys.logins.clone());
         let upstream = (config.users.backend == crate::config::UsersBackend::Upstream)
             .then(|| {
                 crate::users::upstream::UpstreamUsers::new(

@@ -148,6 +148,8 @@ pub struct KeyRing {
     pub secrets: KeyedHash,
     /// Keys single-use assertion ids.
     pub jti: KeyedHash,
+    /// Keys login sessions and the browser bindings of pending authorization requests.
+    pub logins: KeyedHash,
     /// Encrypts secrets kept in the store.
     pub sealer: Sealer,
 }
@@ -173,6 +175,7 @@ impl KeyRing {
             tokens: derive("crmgate token key v1"),
             secrets: derive("crmgate client secret key v1"),
             jti: derive("crmgate assertion id key v1"),
+            logins: derive("crmgate login cookie key v1"),
             sealer: Sealer::new(&root.hash(b"crmgate seal key v1")),
         }
     }

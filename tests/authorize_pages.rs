@@ -10,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::browser::*;
 use common::*;
-use reqwest::blocking::{Client, Response};
+use reqwest::blocking::Response;
 use reqwest::header::HeaderMap;
 
 /// A response with its headers.
@@ -39,15 +39,13 @@ fn got(r: Response) -> Got {
 /// The login page and the consent page `user` gets after logging in, with their headers, asking
 /// in `lang` if given.
 fn login_and_consent(h: &Harness, url: &str, user: &str, lang: Option<&str>) -> (Got, Got) {
-    let http = Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let browser = Browser::new(h);
+    let http = browser.http();
     let with_lang = |rb: reqwest::blocking::RequestBuilder| match lang {
         Some(l) => rb.header("Accept-Language", l),
         None => rb,
     };
-    let login = got(with_lang(http.get(url)).send().unwrap());
+    let login = got(browser.send(with_lang(http.get(url))));
     assert_eq!(login.page.status, 200, "{}", login.page.body);
     let password = format!("{user}-pw");
     let form = [
@@ -57,7 +55,7 @@ fn login_and_consent(h: &Harness, url: &str, user: &str, lang: Option<&str>) -> 
         ("password", password),
     ];
     let rb = http.post(h.url("/oauth2/v2.0/auth.php")).form(&form);
-    let consent = got(with_lang(rb).send().unwrap());
+    let consent = got(browser.send(with_lang(rb)));
     assert_eq!(consent.page.status, 200, "{}", consent.page.body);
     (login, consent)
 }
@@ -107,10 +105,13 @@ fn the_session_cookie_is_http_only_lax_and_scoped_to_oauth2() {
     let h = Harness::start(&web_apps());
     let url = authorize_url(&h, WEB, WEB_CB, "st", None);
     let (login, consent) = login_and_consent(&h, &url, "aldo", None);
-    assert!(
-        login.headers.get("set-cookie").is_none(),
-        "no session before logging in"
-    );
+    let sessions_before = login
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter(|c| c.to_str().unwrap().starts_with("crmgate_session="))
+        .count();
+    assert_eq!(sessions_before, 0, "no session before logging in");
     let cookie = header(&consent, "set-cookie");
     let parts: Vec<&str> = cookie.split(';').map(str::trim).collect();
     assert!(parts[0].starts_with("crmgate_session="), "{cookie}");
@@ -166,8 +167,9 @@ fn a_consent_post_without_the_session_cookie_gets_the_login_page_not_a_code() {
     let browser = Browser::new(&h);
     let page = browser.get(&authorize_url(&h, WEB, WEB_CB, "st", None));
     let consent = browser.login(&page, "aldo", "aldo-pw");
-    let cookieless = Browser::new(&h);
-    let answer = cookieless.decide(&consent, "allow");
+    // The same browser (its pre-login cookie kept), the session cookie gone.
+    browser.set_cookie("crmgate_session", None);
+    let answer = browser.decide(&consent, "allow");
     assert_eq!(answer.status, 401, "{}", answer.body);
     assert!(answer.location.is_empty(), "{}", answer.location);
     assert!(answer.body.contains("name=\"username\""), "{}", answer.body);

@@ -312,3 +312,152 @@ fn deny_redirects_303_with_access_denied_and_the_state() {
     assert_ne!(again.status, 303, "{}", again.location);
     assert!(again.location.is_empty(), "{}", again.location);
 }
+
+// RFC 8252 §7.3: a native app's loopback IP redirect URI matches any port.
+
+const LOOPBACK_APP: &str = "vte_c3c3c3c3c3c3c3c3c3c3";
+const V4_CB: &str = "http://127.0.0.1/callback";
+const V6_CB: &str = "http://[::1]:7777/cb";
+const LOCALHOST_CB: &str = "http://localhost:7777/cb";
+const WEB_LOOPBACK: &str = "vte_d4d4d4d4d4d4d4d4d4d4";
+const WEB_LOOPBACK_CB: &str = "http://127.0.0.1:8000/cb";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+/// The usual apps plus a native app with IPv4, IPv6 and `localhost` loopback redirect URIs and a
+/// web app with a loopback one.
+fn loopback_apps() -> String {
+    let native = native_app(LOOPBACK_APP, "rest.all", V4_CB).replace(
+        &format!("[\"{V4_CB}\"]"),
+        &format!("[\"{V4_CB}\", \"{V6_CB}\", \"{LOCALHOST_CB}\"]"),
+    );
+    let web = web_app(
+        WEB_LOOPBACK,
+        "loop-secret",
+        "rest.all.read",
+        WEB_LOOPBACK_CB,
+        false,
+    );
+    format!("{}{native}{web}", web_apps())
+}
+
+/// The authorize link of `client` for `redirect_uri`, with PKCE for the native apps.
+fn loopback_link(h: &Harness, client: &str, redirect_uri: &str) -> String {
+    let pkce = (client != WEB_LOOPBACK).then_some(CHALLENGE);
+    authorize_url(h, client, redirect_uri, "st", pkce)
+}
+
+/// Signs in (if needed) and allows; returns where the gateway redirected.
+fn allow_via(browser: &Browser<'_>, h: &Harness, client: &str, redirect_uri: &str) -> String {
+    let mut page = browser.get(&loopback_link(h, client, redirect_uri));
+    if page.body.contains("name=\"username\"") {
+        page = browser.login(&page, "aldo", "aldo-pw");
+    }
+    assert_eq!(page.status, 200, "{redirect_uri}: {}", page.body);
+    let done = browser.decide(&page, "allow");
+    assert_eq!(done.status, 303, "{redirect_uri}: {}", done.body);
+    done.location
+}
+
+#[test]
+fn a_native_apps_loopback_ip_redirect_matches_any_port_and_the_code_goes_to_that_port() {
+    let h = Harness::start(&loopback_apps());
+    let browser = Browser::new(&h);
+    for (client, redirect_uri) in [
+        (LOOPBACK_APP, "http://127.0.0.1:49152/callback"),
+        (LOOPBACK_APP, "http://127.0.0.1:1/callback"),
+        (LOOPBACK_APP, "http://127.0.0.1:65535/callback"),
+        (LOOPBACK_APP, V4_CB),
+        (LOOPBACK_APP, "http://[::1]:50123/cb"),
+        (LOOPBACK_APP, "http://[::1]/cb"),
+        (LOOPBACK_APP, V6_CB),
+        (NATIVE, "http://127.0.0.1:5000/callback"),
+        (NATIVE, "http://127.0.0.1/callback"),
+    ] {
+        let location = allow_via(&browser, &h, client, redirect_uri);
+        let (code, state) = code_and_state(&location, redirect_uri);
+        assert_eq!(state, "st");
+        // The token request must repeat exactly that URI, port included.
+        let registered = if client == NATIVE { NATIVE_CB } else { V4_CB };
+        let mut other_port = url::Url::parse(redirect_uri).unwrap();
+        other_port.set_port(Some(4444)).unwrap();
+        let other_port = other_port.to_string();
+        for wrong in [registered, other_port.as_str()] {
+            if wrong == redirect_uri {
+                continue;
+            }
+            let r = exchange_raw(&h, client, None, &code, Some(wrong), Some(VERIFIER));
+            assert_eq!(r.status(), 400, "{redirect_uri} traded with {wrong}");
+            let v: serde_json::Value = r.json().unwrap();
+            assert_eq!(v["error"], "invalid_grant", "{v}");
+        }
+        let code = code_and_state(&allow_via(&browser, &h, client, redirect_uri), redirect_uri).0;
+        let tokens = exchange(&h, client, None, &code, redirect_uri, Some(VERIFIER));
+        assert!(tokens["access_token"].is_string(), "{tokens}");
+    }
+}
+
+#[test]
+fn only_the_port_of_a_native_apps_loopback_ip_redirect_may_differ() {
+    let h = Harness::start(&loopback_apps());
+    let browser = Browser::new(&h);
+    let refused = [
+        (LOOPBACK_APP, "http://127.0.0.1:5000/callback/"),
+        (LOOPBACK_APP, "http://127.0.0.1:5000/Callback"),
+        (LOOPBACK_APP, "http://127.0.0.1:5000/callback?x=1"),
+        (LOOPBACK_APP, "http://127.0.0.1:5000/callback#x"),
+        (LOOPBACK_APP, "http://127.0.0.1:5000/other"),
+        (LOOPBACK_APP, "https://127.0.0.1:5000/callback"),
+        (LOOPBACK_APP, "HTTP://127.0.0.1:5000/callback"),
+        (LOOPBACK_APP, "http://127.0.0.2:5000/callback"),
+        (LOOPBACK_APP, "http://127.1:5000/callback"),
+        (LOOPBACK_APP, "http://0x7f000001:5000/callback"),
+        (LOOPBACK_APP, "http://[::ffff:127.0.0.1]:5000/callback"),
+        (LOOPBACK_APP, "http://[::1]:5000/callback"),
+        (LOOPBACK_APP, "http://[0:0:0:0:0:0:0:1]:5000/cb"),
+        (LOOPBACK_APP, "http://127.0.0.1:/callback"),
+        (LOOPBACK_APP, "http://127.0.0.1:0/callback"),
+        (LOOPBACK_APP, "http://127.0.0.1:05000/callback"),
+        (LOOPBACK_APP, "http://127.0.0.1:65536/callback"),
+        (LOOPBACK_APP, "http://127.0.0.1:+5000/callback"),
+        (LOOPBACK_APP, "http://127.0.0.1:5000@evil.example/callback"),
+        (LOOPBACK_APP, "http://127.0.0.1:5000.evil.example/callback"),
+        (LOOPBACK_APP, "http://127.0.0.1.evil.example/callback"),
+        (LOOPBACK_APP, "http://user@127.0.0.1:5000/callback"),
+        // `localhost` is a name, not a loopback IP literal (RFC 8252 §8.3): exact match only.
+        (LOOPBACK_APP, "http://localhost:5000/cb"),
+        (LOOPBACK_APP, "http://localhost/cb"),
+        (LOOPBACK_APP, "http://localhost:5000/callback"),
+        // A web app's loopback URI is matched exactly like any other.
+        (WEB_LOOPBACK, "http://127.0.0.1:9000/cb"),
+        (WEB_LOOPBACK, "http://127.0.0.1/cb"),
+    ];
+    for (client, variant) in refused {
+        let page = browser.get(&loopback_link(&h, client, variant));
+        assert_eq!(page.status, 400, "{variant}: {}", page.body);
+        assert!(page.location.is_empty(), "{variant}: {}", page.location);
+        assert!(page.body.contains(BAD_REDIRECT), "{variant}: {}", page.body);
+    }
+    // Control: the port alone may change for the native app's IP literals, and the registered
+    // `localhost` and web app URIs work as written.
+    for (client, ok) in [
+        (LOOPBACK_APP, "http://127.0.0.1:5000/callback"),
+        (LOOPBACK_APP, "http://[::1]:5000/cb"),
+        (LOOPBACK_APP, LOCALHOST_CB),
+        (WEB_LOOPBACK, WEB_LOOPBACK_CB),
+    ] {
+        let page = browser.get(&loopback_link(&h, client, ok));
+        assert_eq!(page.status, 200, "{ok}: {}", page.body);
+    }
+    let location = allow_via(&browser, &h, WEB_LOOPBACK, WEB_LOOPBACK_CB);
+    let code = code_and_state(&location, WEB_LOOPBACK_CB).0;
+    let tokens = exchange(
+        &h,
+        WEB_LOOPBACK,
+        Some("loop-secret"),
+        &code,
+        WEB_LOOPBACK_CB,
+        None,
+    );
+    assert!(tokens["access_token"].is_string(), "{tokens}");
+}

@@ -199,17 +199,15 @@ fn three_wrong_passwords_throttle_the_user_but_not_others_from_the_same_address(
         );
     }
     // The fourth attempt, even with the right password.
-    let r = h
-        .http
-        .post(h.url("/oauth2/v2.0/auth.php"))
-        .form(&[
+    let r = b.post_raw(
+        &[
             ("req", page.hidden("req").as_str()),
             ("csrf", page.hidden("csrf").as_str()),
             ("username", "bruna"),
             ("password", "bruna-pw"),
-        ])
-        .send()
-        .unwrap();
+        ],
+        &[],
+    );
     assert_eq!(r.status(), 429);
     let retry_after: u64 = r.headers()["retry-after"]
         .to_str()

@@ -70,8 +70,15 @@ fn hidden(body: &str, name: &str) -> Option<String> {
     Some(html_escape::decode_html_entities(&body[start..end]).into_owned())
 }
 
-/// The consent form of the web app for `user`, after logging in: session cookie, and the
-/// form body that clicks Allow (None when the gateway did not answer as expected).
+/// The first `name=value` of a `Set-Cookie` header.
+fn cookie_pair(r: &reqwest::blocking::Response) -> Option<String> {
+    let set = r.headers().get("set-cookie")?.to_str().ok()?;
+    Some(set.split(';').next()?.to_string())
+}
+
+/// The consent form of the web app for `user`, after logging in: the cookies a browser sends
+/// with it (the pre-login cookie and the session), and the form body that clicks Allow (None
+/// when the gateway did not answer as expected).
 pub(crate) fn consent(http: &Client, base: &str, user: &str) -> Option<(String, String)> {
     let mut url = url::Url::parse(&format!("{base}/oauth2/v2.0/auth.php")).ok()?;
     url.query_pairs_mut()
@@ -79,7 +86,9 @@ pub(crate) fn consent(http: &Client, base: &str, user: &str) -> Option<(String, 
         .append_pair("client_id", WEB)
         .append_pair("redirect_uri", WEB_CB)
         .append_pair("state", "st");
-    let login = http.get(url).send().ok()?.text().ok()?;
+    let r = http.get(url).send().ok()?;
+    let browser = cookie_pair(&r)?;
+    let login = r.text().ok()?;
     let (req, csrf) = (hidden(&login, "req")?, hidden(&login, "csrf")?);
     let password = format!("{user}-pw");
     let fields = [
@@ -90,12 +99,12 @@ pub(crate) fn consent(http: &Client, base: &str, user: &str) -> Option<(String, 
     ];
     let r = http
         .post(format!("{base}/oauth2/v2.0/auth.php"))
+        .header("Cookie", &browser)
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(form(&fields))
         .send()
         .ok()?;
-    let set = r.headers().get("set-cookie")?.to_str().ok()?;
-    let cookie = set.split(';').next()?.to_string();
+    let cookie = format!("{browser}; {}", cookie_pair(&r)?);
     let page = r.text().ok()?;
     let (req, csrf) = (hidden(&page, "req")?, hidden(&page, "csrf")?);
     let allow = form(&[("req", &req), ("csrf", &csrf), ("decision", "allow")]);

@@ -148,7 +148,16 @@ fn authorize_as_aldo(link: &str, port: u16) -> serde_json::Value {
         .build()
         .unwrap();
     let auth = format!("http://127.0.0.1:{port}/oauth2/v2.0/auth.php");
-    let login = http.get(link).send().unwrap().text().unwrap();
+    // A browser keeps the pre-login cookie of the authorize link and sends it with both forms.
+    let r = http.get(link).send().unwrap();
+    let browser = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let login = r.text().unwrap();
     let (req, csrf) = (hidden(&login, "req"), hidden(&login, "csrf"));
     let form = [
         ("req", req.as_str()),
@@ -156,8 +165,13 @@ fn authorize_as_aldo(link: &str, port: u16) -> serde_json::Value {
         ("username", "aldo"),
         ("password", "aldo-demo"),
     ];
-    let r = http.post(&auth).form(&form).send().unwrap();
-    let cookie = r.headers()["set-cookie"]
+    let r = http
+        .post(&auth)
+        .header("Cookie", &browser)
+        .form(&form)
+        .send()
+        .unwrap();
+    let session = r.headers()["set-cookie"]
         .to_str()
         .unwrap()
         .split(';')
@@ -173,7 +187,7 @@ fn authorize_as_aldo(link: &str, port: u16) -> serde_json::Value {
     ];
     let r = http
         .post(&auth)
-        .header("Cookie", cookie)
+        .header("Cookie", format!("{browser}; {session}"))
         .form(&form)
         .send()
         .unwrap();

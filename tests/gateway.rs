@@ -21,6 +21,7 @@ mod attack_oauth;
 mod authlib;
 mod authlib_code;
 mod authorization_code;
+mod authorize_binding;
 mod authorize_codes;
 mod authorize_pages;
 mod authorize_pkce;

@@ -227,6 +227,8 @@ async fn authorize(gw: &Gateway, session: &Session, r: &OAuthRequest<'_>) -> Res
         .filter_map(|v| v.to_str().ok())
         .collect();
     let cookies = cookies.join("; ");
+    let all = |name| -> Vec<&[u8]> { headers.get_all(name).iter().map(|v| v.as_bytes()).collect() };
+    let (origin, fetch_site) = (all("origin"), all("sec-fetch-site"));
     let req = AuthRequest {
         method: r.method,
         query: r.query,
@@ -237,6 +239,8 @@ async fn authorize(gw: &Gateway, session: &Session, r: &OAuthRequest<'_>) -> Res
             .get(http::header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok()),
         peer: r.peer,
+        origin: &origin,
+        fetch_site: &fetch_site,
     };
     oauth::authorize::handle(gw, &req).await
 }

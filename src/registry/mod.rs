@@ -4,6 +4,7 @@ pub mod edit;
 pub mod file;
 pub mod jwt_key;
 pub mod live;
+pub mod redirect;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

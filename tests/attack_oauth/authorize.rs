@@ -302,13 +302,9 @@ fn every_authorization_page_forbids_framing() {
         assert_eq!(h["cache-control"], "no-store", "{what}");
     };
     let url = authorize_url(&h, WEB, WEB_CB, "st", None);
-    let login = Browser::new(&h).get(&url);
-    let post = |form: &[(&str, &str)]| {
-        http.post(h.url("/oauth2/v2.0/auth.php"))
-            .form(form)
-            .send()
-            .unwrap()
-    };
+    let browser = Browser::new(&h);
+    let login = browser.get(&url);
+    let post = |form: &[(&str, &str)]| browser.post_raw(form, &[]);
     let (req, csrf) = (login.hidden("req"), login.hidden("csrf"));
     let wrong = [
         ("req", req.as_str()),

@@ -1,8 +1,10 @@
 //! Driving the authorization endpoint the way a browser does: GET the authorize link, post the
-//! login form and the consent form with the hidden fields and the session cookie, and read the
-//! redirect. Also the apps and helpers the authorization code tests share.
+//! login form and the consent form with the hidden fields and the cookies the gateway set (the
+//! pre-login cookie and the session), and read the redirect. Also the apps and helpers the
+//! authorization code tests share.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 
 use reqwest::blocking::Client;
 use serde_json::Value;
@@ -87,11 +89,13 @@ impl Page {
     }
 }
 
-/// A browser: no automatic redirects, one cookie jar entry for the gateway session.
+/// A browser: no automatic redirects and a cookie jar, so every request to the gateway carries
+/// the cookies it set (the pre-login cookie of the authorization endpoint and the session), as a
+/// browser does. Cookies are kept by name; a `Max-Age=0` or empty value removes one.
 pub struct Browser<'h> {
     h: &'h Harness,
     http: Client,
-    cookie: RefCell<Option<String>>,
+    jar: RefCell<BTreeMap<String, String>>,
 }
 
 impl<'h> Browser<'h> {
@@ -103,15 +107,30 @@ impl<'h> Browser<'h> {
         Self {
             h,
             http,
-            cookie: RefCell::new(None),
+            jar: RefCell::new(BTreeMap::new()),
+        }
+    }
+
+    /// Keeps the cookies a response sets.
+    fn remember(&self, headers: &reqwest::header::HeaderMap) {
+        for c in headers.get_all("set-cookie") {
+            let c = c.to_str().unwrap();
+            let pair = c.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            let gone = value.is_empty()
+                || c.split(';')
+                    .any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
+            let mut jar = self.jar.borrow_mut();
+            if gone {
+                jar.remove(name.trim());
+            } else {
+                jar.insert(name.trim().to_string(), value.to_string());
+            }
         }
     }
 
     fn page(&self, r: reqwest::blocking::Response) -> Page {
-        if let Some(c) = r.headers().get("set-cookie") {
-            let pair = c.to_str().unwrap().split(';').next().unwrap().to_string();
-            *self.cookie.borrow_mut() = Some(pair);
-        }
+        self.remember(r.headers());
         let location = r
             .headers()
             .get("location")
@@ -124,14 +143,47 @@ impl<'h> Browser<'h> {
         }
     }
 
+    /// The HTTP client (no automatic redirects), to build requests for [`Browser::send`].
+    pub fn http(&self) -> &Client {
+        &self.http
+    }
+
+    /// The `Cookie` header this browser sends (None with an empty jar).
+    pub fn cookie_header(&self) -> Option<String> {
+        let jar = self.jar.borrow();
+        let pairs: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        (!pairs.is_empty()).then(|| pairs.join("; "))
+    }
+
+    /// The value of the cookie `name`.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.jar.borrow().get(name).cloned()
+    }
+
+    /// Sets (`Some`) or removes (`None`) the cookie `name`, as another site or a user could.
+    pub fn set_cookie(&self, name: &str, value: Option<&str>) {
+        let mut jar = self.jar.borrow_mut();
+        match value {
+            Some(v) => jar.insert(name.to_string(), v.to_string()),
+            None => jar.remove(name),
+        };
+    }
+
     fn with_cookie(
         &self,
         rb: reqwest::blocking::RequestBuilder,
     ) -> reqwest::blocking::RequestBuilder {
-        match self.cookie.borrow().as_ref() {
-            Some(c) => rb.header("Cookie", c.clone()),
+        match self.cookie_header() {
+            Some(c) => rb.header("Cookie", c),
             None => rb,
         }
+    }
+
+    /// Sends a request with this browser's cookies and keeps the cookies of the answer.
+    pub fn send(&self, rb: reqwest::blocking::RequestBuilder) -> reqwest::blocking::Response {
+        let r = self.with_cookie(rb).send().unwrap();
+        self.remember(r.headers());
+        r
     }
 
     /// GETs a URL.
@@ -139,13 +191,40 @@ impl<'h> Browser<'h> {
         self.page(self.with_cookie(self.http.get(url)).send().unwrap())
     }
 
-    /// Posts a form to the authorization endpoint.
-    pub fn post(&self, form: &[(&str, &str)]) -> Page {
-        let rb = self
+    /// GETs a URL with extra request headers.
+    pub fn get_with(&self, url: &str, headers: &[(&str, &str)]) -> Page {
+        let mut rb = self.http.get(url);
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        self.page(self.with_cookie(rb).send().unwrap())
+    }
+
+    /// The raw answer to a form posted to the authorization endpoint with extra headers.
+    pub fn post_raw(
+        &self,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> reqwest::blocking::Response {
+        let mut rb = self
             .http
             .post(self.h.url("/oauth2/v2.0/auth.php"))
             .form(form);
-        self.page(self.with_cookie(rb).send().unwrap())
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        self.send(rb)
+    }
+
+    /// Posts a form to the authorization endpoint with extra request headers.
+    pub fn post_with(&self, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Page {
+        let r = self.post_raw(form, headers);
+        self.page(r)
+    }
+
+    /// Posts a form to the authorization endpoint.
+    pub fn post(&self, form: &[(&str, &str)]) -> Page {
+        self.post_with(form, &[])
     }
 
     /// Fills in and submits the login form of `page`.

@@ -108,6 +108,10 @@ pub struct Text {
     pub expired: &'static str,
     /// CSRF failure.
     pub forbidden: &'static str,
+    /// The form was posted from another site.
+    pub cross_site: &'static str,
+    /// The form was posted from another browser than the one that started the request.
+    pub other_browser: &'static str,
     /// Admin users may not authorize.
     pub admin_refused: &'static str,
     /// User not among the authorized ones.
@@ -157,6 +161,8 @@ const EN: Text = Text {
     app_disabled: "This application is disabled.",
     expired: "This sign-in request has expired. Go back to the application and start again.",
     forbidden: "The form could not be verified. Go back to the application and start again.",
+    cross_site: "This form was sent from another site and was refused. Go back to the application and start again.",
+    other_browser: "This sign-in was started in another browser, or this browser does not keep cookies. Go back to the application and start again.",
     admin_refused: "Administrator accounts cannot authorize applications.",
     not_authorized: "Your account is not allowed to use this application.",
     back_to_app: "Back to the application",
@@ -188,6 +194,8 @@ const IT: Text = Text {
     app_disabled: "Questa applicazione è disabilitata.",
     expired: "Questa richiesta di accesso è scaduta. Torna all'applicazione e ricomincia.",
     forbidden: "Il modulo non può essere verificato. Torna all'applicazione e ricomincia.",
+    cross_site: "Questo modulo è stato inviato da un altro sito ed è stato rifiutato. Torna all'applicazione e ricomincia.",
+    other_browser: "Questo accesso è stato avviato in un altro browser, oppure questo browser non conserva i cookie. Torna all'applicazione e ricomincia.",
     admin_refused: "Gli account amministratore non possono autorizzare applicazioni.",
     not_authorized: "Il tuo account non è abilitato a usare questa applicazione.",
     back_to_app: "Torna all'applicazione",

@@ -1,7 +1,10 @@
 //! The authorization endpoint (RFC 6749 §3.1, §4.1): `GET` validates the request and shows the
 //! login form or, with a session, the consent screen; `POST` takes the login form or the
-//! decision. Allow issues a code and redirects (303) to the app with `code` and `state`.
+//! decision. Allow issues a code and redirects (303) to the app with `code` and `state`. Every
+//! pending request belongs to the browser that started it and, once someone signs in, to that
+//! session ([`binding`]): a post from another browser, session or site changes nothing.
 
+pub mod binding;
 pub mod i18n;
 pub mod pages;
 pub mod params;
@@ -15,7 +18,7 @@ use params::Invalid;
 
 use crate::access::{self, Denied};
 use crate::gateway::Gateway;
-use crate::login::sessions::{COOKIE, Pending, same_secret};
+use crate::login::sessions::{Pending, random_id, same_secret};
 use crate::oauth::form::{self, Form};
 use crate::registry::App;
 use crate::response::Response;
@@ -39,6 +42,10 @@ pub struct AuthRequest<'a> {
     pub accept_language: Option<&'a str>,
     /// The client's address.
     pub peer: Option<IpAddr>,
+    /// Every `Origin` header value.
+    pub origin: &'a [&'a [u8]],
+    /// Every `Sec-Fetch-Site` header value.
+    pub fetch_site: &'a [&'a [u8]],
 }
 
 /// Handles the authorization endpoint.
@@ -51,6 +58,10 @@ pub async fn handle(gw: &Gateway, req: &AuthRequest<'_>) -> Response {
             Err(_) => pages::error(lang, 400, t.bad_request, None),
         },
         "POST" => {
+            if !binding::same_origin_post(req, &binding::own_origin(&gw.endpoints.issuer)) {
+                tracing::warn!("authorization form posted from another site refused");
+                return pages::error(lang, 403, t.cross_site, None);
+            }
             let parsed = req
                 .content_type
                 .filter(|c| form::is_form_content_type(c))
@@ -91,7 +102,9 @@ fn start(gw: &Gateway, req: &AuthRequest<'_>, lang: Lang, form: &Form) -> Respon
         Ok(x) => x,
         Err(e) => return invalid(gw, lang, e),
     };
-    let pending = match params::validate(&app, redirect_uri, form) {
+    let browser = binding::existing_browser(req).unwrap_or_else(random_id);
+    let bound_to = gw.login.state.digest(&browser);
+    let pending = match params::validate(&app, redirect_uri, form, bound_to) {
         Ok(p) => p,
         Err(e) => return invalid(gw, lang, e),
     };
@@ -101,64 +114,80 @@ fn start(gw: &Gateway, req: &AuthRequest<'_>, lang: Lang, form: &Form) -> Respon
         req: &id,
         csrf: &csrf,
     };
-    match session_user(gw, req) {
-        Some(user) => consent_or_refusal(gw, lang, &app, &ids, &pending, &user),
+    let signed_in = binding::session_cookies(req)
+        .find_map(|value| gw.login.state.user(value).map(|user| (value, user)));
+    let page = match signed_in {
+        Some((session, user)) => {
+            gw.login.state.bind_session(&id, session);
+            consent_or_refusal(gw, lang, &app, &ids, &pending, &user)
+        }
         None => pages::login(lang, &app, &ids, None, 200),
-    }
+    };
+    page.header("Set-Cookie", gw.login.browser_cookie(&browser))
 }
 
-fn session_user(gw: &Gateway, req: &AuthRequest<'_>) -> Option<Arc<str>> {
-    req.cookies
-        .split(';')
-        .filter_map(|c| c.trim().split_once('='))
-        .filter(|(name, _)| *name == COOKIE)
-        .find_map(|(_, value)| gw.login.state.user(value))
+/// The pending request a form names, once its CSRF token and browser are checked, with its app.
+fn checked<'f>(
+    gw: &Gateway,
+    req: &AuthRequest<'_>,
+    lang: Lang,
+    form: &'f Form,
+) -> Result<(FormIds<'f>, Arc<Pending>, Arc<App>), Response> {
+    let t = lang.text();
+    let Some(id) = form.get("req") else {
+        return Err(pages::error(lang, 400, t.bad_request, None));
+    };
+    let Some(csrf) = form.get("csrf") else {
+        return Err(pages::error(lang, 403, t.forbidden, None));
+    };
+    let Some(pending) = gw.login.state.pending(id) else {
+        return Err(pages::error(lang, 400, t.expired, None));
+    };
+    if !same_secret(csrf, &pending.csrf) {
+        return Err(pages::error(lang, 403, t.forbidden, None));
+    }
+    if !gw
+        .login
+        .state
+        .same_browser(&pending, binding::browser_cookies(req))
+    {
+        tracing::warn!(client_id = %pending.client_id, "authorization form posted from another browser refused");
+        return Err(pages::error(lang, 403, t.other_browser, None));
+    }
+    let reg = gw.directory.registry_full();
+    match reg.app(&pending.client_id) {
+        Some(app) if app.enabled && reg.settings.oauth_enabled => {
+            Ok((FormIds { req: id, csrf }, pending, app.clone()))
+        }
+        Some(_) => Err(pages::error(lang, 403, t.app_disabled, None)),
+        None => Err(pages::error(lang, 400, t.unknown_app, None)),
+    }
 }
 
 async fn submit(gw: &Gateway, req: &AuthRequest<'_>, lang: Lang, form: &Form) -> Response {
-    let t = lang.text();
-    let Some(id) = form.get("req") else {
-        return pages::error(lang, 400, t.bad_request, None);
+    let (ids, pending, app) = match checked(gw, req, lang, form) {
+        Ok(x) => x,
+        Err(page) => return page,
     };
-    let Some(csrf) = form.get("csrf") else {
-        return pages::error(lang, 403, t.forbidden, None);
-    };
-    let Some(pending) = gw.login.state.pending(id) else {
-        return pages::error(lang, 400, t.expired, None);
-    };
-    if !same_secret(csrf, &pending.csrf) {
-        return pages::error(lang, 403, t.forbidden, None);
-    }
-    let reg = gw.directory.registry_full();
-    let app = match reg.app(&pending.client_id) {
-        Some(app) if app.enabled && reg.settings.oauth_enabled => app.clone(),
-        Some(_) => return pages::error(lang, 403, t.app_disabled, None),
-        None => return pages::error(lang, 400, t.unknown_app, None),
-    };
-    let ids = FormIds { req: id, csrf };
     if let Some(username) = form.get("username") {
-        return login(
-            gw,
-            req,
-            lang,
-            &app,
-            &ids,
-            &pending,
-            username,
-            form.get("password"),
-        )
-        .await;
+        let password = form.get("password");
+        return login(gw, req, lang, &app, &ids, &pending, username, password).await;
     }
-    let Some(user) = session_user(gw, req) else {
+    // Only the session that signed in through this request (or that it was shown to) decides.
+    let Some(user) = gw
+        .login
+        .state
+        .bound_user(ids.req, binding::session_cookies(req))
+    else {
         return pages::login(lang, &app, &ids, None, 401);
     };
     match form.get("decision") {
-        Some("allow") => allow(gw, lang, &app, id, &pending, &user).await,
+        Some("allow") => allow(gw, lang, &app, ids.req, &pending, &user).await,
         Some("deny") => {
-            gw.login.state.finish(id);
+            gw.login.state.finish(ids.req);
             deny_redirect(gw, &pending)
         }
-        _ => pages::error(lang, 400, t.bad_request, None),
+        _ => pages::error(lang, 400, lang.text().bad_request, None),
     }
 }
 
@@ -194,6 +223,7 @@ async fn login(
     }
     gw.login.throttle.succeeded(username);
     let session = gw.login.state.login(username);
+    gw.login.state.bind_session(ids.req, &session);
     tracing::info!(user = username, client_id = %app.client_id, "user logged in");
     consent_or_refusal(gw, lang, app, ids, pending, username)
         .header("Set-Cookie", gw.login.cookie(&session))

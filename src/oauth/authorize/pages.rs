@@ -46,7 +46,9 @@ fn page(lang: Lang, title: &str, body: &str, status: u16, form_origin: Option<&s
         .header("Content-Security-Policy", csp)
         .header("X-Frame-Options", "DENY")
         .header("X-Content-Type-Options", "nosniff")
-        .header("Referrer-Policy", "no-referrer")
+        // Not `no-referrer`: under it browsers send `Origin: null` with the form posts, which
+        // the endpoint refuses. `same-origin` still sends nothing to other sites.
+        .header("Referrer-Policy", "same-origin")
         .header("Cache-Control", "no-store")
 }
 

@@ -1,10 +1,13 @@
 //! Validation of an authorization request (RFC 6749 §4.1.1, §4.1.2.1, RFC 7636 §4.3). Problems
 //! with the client or the redirect URI are shown on a page and never redirected (no open
-//! redirect); every later problem goes back to the registered redirect URI with `state`.
+//! redirect); every later problem goes back to the redirect URI with `state`. The redirect URI
+//! is a registered one, or for a native app a loopback IP one with another port (RFC 8252
+//! §7.3, see [`crate::registry::redirect`]); the answer goes to the URI the request named.
 
 use std::sync::Arc;
 
 use super::i18n::Text;
+use crate::keys::Digest;
 use crate::login::sessions::{Pending, random_id};
 use crate::oauth::form::Form;
 use crate::oauth::pkce;
@@ -46,7 +49,7 @@ pub fn client_and_redirect(
         .and_then(|id| reg.app(id))
         .ok_or(page(400, t.unknown_app))?;
     let redirect_uri = match form.get("redirect_uri") {
-        Some(uri) if app.redirect_uris.iter().any(|r| r == uri) => uri.to_string(),
+        Some(uri) if app.accepts_redirect(uri) => uri.to_string(),
         Some(_) => return Err(page(400, t.bad_redirect)),
         None => match app.redirect_uris.as_slice() {
             [only] => only.clone(),
@@ -62,8 +65,14 @@ pub fn client_and_redirect(
     Ok((app.clone(), redirect_uri))
 }
 
-/// Checks the rest of the request against a trusted app and redirect URI.
-pub fn validate(app: &App, redirect_uri: String, form: &Form) -> Result<Pending, Invalid> {
+/// Checks the rest of the request against a trusted app and redirect URI; the request is bound
+/// to the browser whose pre-login cookie hashes to `browser`.
+pub fn validate(
+    app: &App,
+    redirect_uri: String,
+    form: &Form,
+    browser: Digest,
+) -> Result<Pending, Invalid> {
     let state = form.get("state").map(str::to_string);
     let fail = |error, description| Invalid::Redirect {
         redirect_uri: redirect_uri.clone(),
@@ -123,6 +132,7 @@ pub fn validate(app: &App, redirect_uri: String, form: &Form) -> Result<Pending,
         state,
         challenge,
         csrf: random_id(),
+        browser,
     })
 }
 

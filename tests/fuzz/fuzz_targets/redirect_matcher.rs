@@ -1,7 +1,9 @@
 //! The redirect URI matcher of the authorization endpoint
 //! (`crmgate::oauth::authorize::params::client_and_redirect`): a request's `redirect_uri` is
-//! accepted only when it is byte-equal to one registered for the client; without one, only the
-//! client's single registered URI is used. Registered URIs are mutated (case, escapes, slashes,
+//! accepted only when it is byte-equal to one registered for the client, or, for a native app,
+//! when it is a registered loopback IP literal URI with another port (RFC 8252 §7.3: same
+//! scheme, host, path and query, no userinfo or fragment); without one, only the client's single
+//! registered URI is used. Registered URIs are mutated (case, escapes, slashes,
 //! ports, fragments, inserted bytes) to look for near misses that are let through. Also: the
 //! registration check (`registry::check_redirect_uri`) and the redirect and origin builders never
 //! panic, and the registration check only accepts absolute URIs without a fragment whose plain
@@ -16,7 +18,7 @@ use arbitrary::Arbitrary;
 use crmgate::oauth::authorize::i18n::Lang;
 use crmgate::oauth::authorize::params::{Invalid, client_and_redirect, origin, redirect_with};
 use crmgate::oauth::form;
-use crmgate::registry::{Registry, check_redirect_uri};
+use crmgate::registry::{App, ClientType, Registry, check_redirect_uri};
 use libfuzzer_sys::fuzz_target;
 
 const APPS: &str = r#"
@@ -149,6 +151,29 @@ fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
+/// RFC 8252 §7.3: `sent` is, for a native app, one of its registered loopback IP literal URIs
+/// (`http://127.0.0.1`, `http://[::1]`) but for the port.
+fn loopback_port_variant(app: &App, sent: &str) -> bool {
+    let Ok(s) = url::Url::parse(sent) else {
+        return false;
+    };
+    let literal = sent.starts_with("http://127.0.0.1") || sent.starts_with("http://[::1]");
+    let plain = s.username().is_empty() && s.password().is_none() && s.fragment().is_none();
+    let same_but_port = |r: &String| {
+        url::Url::parse(r).is_ok_and(|r| {
+            (r.as_str().starts_with("http://127.0.0.1") || r.as_str().starts_with("http://[::1]"))
+                && r.host() == s.host()
+                && r.path() == s.path()
+                && r.query() == s.query()
+        })
+    };
+    app.client_type == ClientType::NativeApp
+        && literal
+        && plain
+        && s.port() != Some(0)
+        && app.redirect_uris.iter().any(same_but_port)
+}
+
 fn check(body: &[u8]) {
     let Ok(form) = form::parse(body) else {
         return;
@@ -164,7 +189,8 @@ fn check(body: &[u8]) {
                     assert!(
                         app.redirect_uris
                             .iter()
-                            .any(|r| r.as_bytes() == sent.as_bytes()),
+                            .any(|r| r.as_bytes() == sent.as_bytes())
+                            || loopback_port_variant(&app, sent),
                         "{sent:?} accepted for {} but not registered",
                         app.client_id
                     );
