@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 
 use crate::clock::SystemClock;
 use crate::keys::KeyRing;
+use crate::signals::Signals;
 use crate::{config, logging, registry, server, users};
 
 /// An OAuth 2.0 gateway in front of a vtenext CRM's REST API.
@@ -64,15 +65,19 @@ pub fn main() -> ExitCode {
 }
 
 fn serve(path: &Path) -> Result<(), String> {
+    // First of all: from here on no signal meets its default action (SIGHUP would kill).
+    let signals = Signals::install().map_err(|e| e.to_string())?;
     let config = config::load(path).map_err(|p| p.to_string())?;
     logging::init(&config.logging.level, config.logging.json);
+    tracing::info!(config = %path.display(), "crmgate starting");
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
     let listen = config.server.listen;
     let built = server::build(config, Arc::new(SystemClock)).map_err(|e| e.to_string())?;
+    signals.attach(built.gateway.clone());
     tracing::info!(%listen, "crmgate listening");
-    built.run(server::unix_signals());
+    built.run(signals.shutdown_watch());
     Ok(())
 }
 

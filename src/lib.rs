@@ -18,6 +18,7 @@ pub mod proxy;
 pub mod registry;
 pub mod response;
 pub mod server;
+pub mod signals;
 pub mod store;
 pub mod token;
 pub mod users;

@@ -100,7 +100,8 @@ impl Built {
         self.run(Box::new(trigger));
     }
 
-    /// Serves until `shutdown` fires, then flushes the store.
+    /// Serves until `shutdown` fires (for `serve`: [`crate::signals::Signals::shutdown_watch`]),
+    /// then flushes the store.
     pub fn run(self, shutdown: Box<dyn ShutdownSignalWatch>) {
         self.server.run(RunArgs {
             shutdown_signal: shutdown,
@@ -261,9 +262,4 @@ impl ShutdownSignalWatch for TriggerWatch {
 pub fn shutdown_trigger() -> (ShutdownTrigger, TriggerWatch) {
     let (tx, rx) = watch::channel(false);
     (ShutdownTrigger(tx), TriggerWatch(rx))
-}
-
-/// The default signal handling: SIGTERM graceful, SIGINT fast, SIGQUIT upgrade.
-pub fn unix_signals() -> Box<dyn ShutdownSignalWatch> {
-    RunArgs::default().shutdown_signal
 }

@@ -194,22 +194,23 @@ fn an_icon_named_by_hand_is_shown_as_a_data_uri() {
     let h = harness();
     let api = Api::login(&h, "admin");
     let png = decode_data_uri(&data_uri(12, 12, ImageFormat::Png, "image/png"));
-    std::fs::write(h.path("logo.png"), &png).unwrap();
-    std::fs::write(h.path("notes.txt"), "not an image").unwrap();
+    std::fs::create_dir_all(h.path("icons")).unwrap();
+    std::fs::write(h.path("icons/logo.png"), &png).unwrap();
+    std::fs::write(h.path("icons/notes.txt"), "not an image").unwrap();
     let apps = format!(
         "{}{}{}",
         settings(true, false),
         secret_app(SA, "s", "rest.all", "aldo")
-            .replace("[[apps]]\n", "[[apps]]\nicon = \"logo.png\"\n"),
+            .replace("[[apps]]\n", "[[apps]]\nicon = \"icons/logo.png\"\n"),
         secret_app("texty", "t", "rest.all", "aldo")
-            .replace("[[apps]]\n", "[[apps]]\nicon = \"notes.txt\"\n"),
+            .replace("[[apps]]\n", "[[apps]]\nicon = \"icons/notes.txt\"\n"),
     );
     h.write_apps(&apps);
     h.eventually("the hand edit is applied", || {
         api.get("apps/texty").status == 200
     });
     let shown = api.get(&format!("apps/{SA}"));
-    assert_eq!(shown.body["icon"], "logo.png");
+    assert_eq!(shown.body["icon"], "icons/logo.png");
     assert_eq!(
         decode_data_uri(shown.body["icon_data"].as_str().unwrap()),
         png

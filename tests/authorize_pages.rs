@@ -278,9 +278,10 @@ const PNG: [u8; 70] = [
 #[test]
 fn the_consent_page_embeds_the_apps_icon() {
     let with_icon = web_app(WEB, WEB_SECRET, "rest.all.read", WEB_CB, true)
-        .replace("client_type", "icon = \"icon.png\"\nclient_type");
+        .replace("client_type", "icon = \"icons/icon.png\"\nclient_type");
     let h = Harness::start(&format!("{}{with_icon}", settings(true, false)));
-    std::fs::write(h.path("icon.png"), PNG).unwrap();
+    std::fs::create_dir_all(h.path("icons")).unwrap();
+    std::fs::write(h.path("icons/icon.png"), PNG).unwrap();
     let browser = Browser::new(&h);
     let page = browser.get(&authorize_url(&h, WEB, WEB_CB, "st", None));
     let consent = browser.login(&page, "aldo", "aldo-pw");

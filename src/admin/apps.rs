@@ -1,6 +1,8 @@
 //! Admin routes: the global settings and the applications (list, create, read, change, delete,
 //! revoke all tokens, new secret or key). Every change is an edit of `apps.toml`.
 
+use std::path::Path;
+
 use serde_json::{Map, Value, json};
 
 use super::credentials::{self, NewKey};
@@ -10,7 +12,7 @@ use super::{
 };
 use crate::gateway::Gateway;
 use crate::registry::edit::{EditError, app_table, push_app, remove_app, set_key, settings_table};
-use crate::registry::{App, ClientType};
+use crate::registry::{App, ClientType, icon};
 
 /// Keys a new app may carry, in the order they are written.
 const APP_KEYS: &[&str] = &[
@@ -244,6 +246,7 @@ fn create(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller) -> ApiResult {
     let mut allowed = APP_KEYS.to_vec();
     allowed.extend(["icon_data", "key_algorithm"]);
     check_keys(&body, &allowed)?;
+    check_icon(gw, &body)?;
     let icon = take_icon(&mut body)?;
     let shown = prepare(gw, &mut body)?;
     let id = body
@@ -275,6 +278,19 @@ fn create(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller) -> ApiResult {
     Ok(super::with_version(201, &answer, &reg.version))
 }
 
+/// A named `icon` must be a file in the icons folder next to `apps.toml` (`""` removes it).
+fn check_icon(gw: &Gateway, body: &Map<String, Value>) -> Result<(), ApiError> {
+    let base = gw.directory.apps_path().parent().unwrap_or(Path::new("."));
+    match body.get("icon") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(name)) if name.is_empty() => Ok(()),
+        Some(Value::String(name)) => icon::check(base, name)
+            .map(|_| ())
+            .map_err(|msg| ApiError::invalid(format!("icon: {msg}"))),
+        Some(_) => Err(ApiError::invalid("icon: must be a string")),
+    }
+}
+
 /// The PNG of an uploaded `icon_data`, removed from the body.
 fn take_icon(body: &mut Map<String, Value>) -> Result<Option<Vec<u8>>, ApiError> {
     body.remove("icon_data")
@@ -301,6 +317,7 @@ fn merge(into: &mut Value, extra: Value) {
 fn patch(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller, id: &str) -> ApiResult {
     let mut body = body_object(req)?;
     check_keys(&body, PATCH_KEYS)?;
+    check_icon(gw, &body)?;
     check_users(gw, &body)?;
     if gw.directory.registry().app(id).is_none() {
         return Err(ApiError::not_found());

@@ -9,24 +9,14 @@ use base64::engine::general_purpose::STANDARD;
 use image::ImageFormat;
 
 use super::ApiError;
+use crate::registry::icon::FOLDER;
 
 /// Largest icon accepted, in bytes (decoded).
 pub const MAX_ICON_BYTES: usize = 1024 * 1024;
 /// Icons are shown at most this wide and high.
 pub const ICON_SIZE: u32 = 64;
 
-/// The MIME type of PNG, JPEG or GIF bytes.
-pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
-        Some("image/jpeg")
-    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
-        Some("image/gif")
-    } else {
-        None
-    }
-}
+pub use crate::registry::icon::sniff;
 
 /// Decodes a `data:` URI into a PNG of at most 64x64.
 pub fn to_png(data_uri: &str) -> Result<Vec<u8>, ApiError> {
@@ -74,14 +64,14 @@ pub fn to_png(data_uri: &str) -> Result<Vec<u8>, ApiError> {
 
 /// The name (relative to `apps.toml`) of an app's stored icon.
 pub fn name(client_id: &str) -> String {
-    format!("icons/{client_id}.png")
+    format!("{FOLDER}/{client_id}.png")
 }
 
 /// Stores `png` as `icons/<client_id>.png` next to `apps_path`; returns the relative name.
 pub fn store(apps_path: &Path, client_id: &str, png: &[u8]) -> Result<String, ApiError> {
-    let dir = apps_path.parent().unwrap_or(Path::new(".")).join("icons");
+    let dir = apps_path.parent().unwrap_or(Path::new(".")).join(FOLDER);
     std::fs::create_dir_all(&dir).map_err(ApiError::unavailable)?;
-    let name = format!("icons/{client_id}.png");
+    let name = name(client_id);
     crate::fsutil::write_atomic(&dir.join(format!("{client_id}.png")), png, None)
         .map_err(ApiError::unavailable)?;
     Ok(name)
@@ -89,7 +79,7 @@ pub fn store(apps_path: &Path, client_id: &str, png: &[u8]) -> Result<String, Ap
 
 /// Removes an icon stored by [`store`] (missing files are fine).
 pub fn remove(apps_path: &Path, client_id: &str) {
-    let dir = apps_path.parent().unwrap_or(Path::new(".")).join("icons");
+    let dir = apps_path.parent().unwrap_or(Path::new(".")).join(FOLDER);
     let _ = std::fs::remove_file(dir.join(format!("{client_id}.png")));
 }
 

@@ -1,8 +1,6 @@
 //! Applications as the API shows them: the `[[apps]]` keys (never a secret), the token status
 //! counts, and the icon inlined as a `data:` URI.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use crate::gateway::Gateway;
@@ -17,15 +15,12 @@ pub fn secret_type(app: &App) -> Option<&'static str> {
     }
 }
 
-/// The icon file as a `data:` URI, when it is a small PNG, JPEG or GIF.
+/// The icon file as a `data:` URI, when it is a PNG, JPEG or GIF of at most 1 MiB inside the
+/// icons folder.
 pub fn icon_data(app: &App) -> Option<String> {
-    let path = app.icon.as_deref()?;
-    if std::fs::metadata(path).ok()?.len() > 1024 * 1024 {
-        return None;
-    }
-    let bytes = std::fs::read(path).ok()?;
-    let mime = super::icons::sniff(&bytes)?;
-    Some(format!("data:{mime};base64,{}", STANDARD.encode(bytes)))
+    app.icon
+        .as_ref()?
+        .data_uri(super::icons::MAX_ICON_BYTES as u64)
 }
 
 /// An app as JSON, with its token status.

@@ -4,6 +4,7 @@
 mod file;
 pub mod problems;
 pub mod secret;
+pub mod tls;
 pub mod toml_doc;
 
 use std::net::SocketAddr;
@@ -229,7 +230,7 @@ fn validate_server(
             None
         }
     };
-    let tls = tls_files(doc, s.tls_cert, s.tls_key, base, p);
+    let tls = tls::files(doc, s.tls_cert, s.tls_key, base, p);
     let trusted = trusted_proxies(doc, &s.trusted_proxies, p);
     if s.threads == 0 {
         p.push(
@@ -255,29 +256,6 @@ fn validate_server(
         threads: s.threads.max(1),
         shutdown_grace_seconds: s.shutdown_grace_seconds,
     })
-}
-
-fn tls_files(
-    doc: &TomlDoc<'_>,
-    cert: Option<String>,
-    key: Option<String>,
-    base: &Path,
-    p: &mut Problems,
-) -> Option<(PathBuf, PathBuf)> {
-    match (cert, key) {
-        (Some(c), Some(k)) => Some((base.join(c), base.join(k))),
-        (None, None) => None,
-        _ => {
-            let msg = "tls_cert and tls_key must be given together";
-            p.push(
-                doc.file(),
-                at(doc, "server", "tls_cert"),
-                "server.tls_cert",
-                msg,
-            );
-            None
-        }
-    }
 }
 
 fn trusted_proxies(doc: &TomlDoc<'_>, entries: &[String], p: &mut Problems) -> Vec<IpNet> {

@@ -14,17 +14,20 @@ use std::time::{Duration, Instant};
 
 use crate::clock::SystemClock;
 use crate::server;
+use crate::signals::Signals;
 
-/// Runs the demo until Ctrl-C or SIGTERM; returns a message on failure.
+/// Runs the demo until Ctrl-C or SIGTERM (SIGHUP reloads its files); returns a message on
+/// failure.
 pub fn run(listen: SocketAddr) -> Result<(), String> {
+    let signals = Signals::install().map_err(|e| e.to_string())?;
     let dir = std::env::temp_dir().join(format!("crmgate-demo-{}", setup::random_hex(6)));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let result = run_in(listen, &dir);
+    let result = run_in(listen, &dir, &signals);
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
-fn run_in(listen: SocketAddr, dir: &Path) -> Result<(), String> {
+fn run_in(listen: SocketAddr, dir: &Path, signals: &Signals) -> Result<(), String> {
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     let users = setup::users();
     let crm = crm::DemoCrm::start(loopback, users.clone(), crm::CrmAuth::Basic)
@@ -51,6 +54,7 @@ fn run_in(listen: SocketAddr, dir: &Path) -> Result<(), String> {
         }
         println!("{text}");
     });
-    built.run(server::unix_signals());
+    signals.attach(built.gateway.clone());
+    built.run(signals.shutdown_watch());
     Ok(())
 }

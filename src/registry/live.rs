@@ -40,8 +40,10 @@ pub struct Reload {
     pub users_applied: bool,
     /// A new registry was applied.
     pub apps_applied: bool,
-    /// Problems that kept a changed file from being applied.
-    pub refused: Option<Problems>,
+    /// Problems that kept the users file from being applied.
+    pub users_refused: Option<Problems>,
+    /// Problems that kept the apps file from being applied.
+    pub apps_refused: Option<Problems>,
 }
 
 /// Apps and users as the gateway currently sees them.
@@ -148,17 +150,25 @@ impl Directory {
 
     /// Re-reads whichever file changed since the last look, and applies it if it is valid.
     pub fn reload_if_changed(&self) -> Reload {
+        self.reload(false)
+    }
+
+    /// Re-reads both files now, changed or not (SIGHUP), and applies each one that is valid.
+    pub fn reload_all(&self) -> Reload {
+        self.reload(true)
+    }
+
+    fn reload(&self, all: bool) -> Reload {
         let Ok(mut seen) = self.seen.lock() else {
             return Reload::default();
         };
         let now = (fingerprint(&self.apps_path), fingerprint(&self.users_path));
-        if now == *seen {
+        if !all && now == *seen {
             return Reload::default();
         }
-        let users_changed = now.1 != seen.1;
+        let users_changed = all || now.1 != seen.1;
         *seen = now;
         let mut out = Reload::default();
-        let mut problems = Problems::default();
         if users_changed {
             let loaded = refuse_blank(&self.users_path)
                 .and_then(|()| users::load_if(&self.users_path, self.users_required));
@@ -167,7 +177,7 @@ impl Directory {
                     self.users.store(Arc::new(u));
                     out.users_applied = true;
                 }
-                Err(p) => problems.extend(p),
+                Err(p) => out.users_refused = Some(p),
             }
         }
         let loaded = refuse_blank(&self.apps_path)
@@ -177,34 +187,82 @@ impl Directory {
                 self.registry.store(Arc::new(r));
                 out.apps_applied = true;
             }
-            Err(p) => problems.extend(p),
+            Err(p) => out.apps_refused = Some(p),
         }
-        out.refused = (!problems.is_empty()).then_some(problems);
         out
     }
 
-    /// Reloads and reports the outcome in the log and the metrics.
+    /// Reloads what changed and reports the outcome in the log and the metrics.
     pub fn reload_and_log(&self, metrics: &Metrics) {
         let r = self.reload_if_changed();
         if r.users_applied {
             tracing::info!(file = %self.users_path.display(), "users reloaded");
-            metrics
-                .reloads
-                .with_label_values(&["users", "applied"])
-                .inc();
         }
         if r.apps_applied {
             tracing::info!(file = %self.apps_path.display(), "applications reloaded");
-            metrics
-                .reloads
-                .with_label_values(&["apps", "applied"])
-                .inc();
         }
-        if let Some(p) = r.refused {
-            for problem in &p.0 {
-                tracing::warn!(%problem, "configuration edit not applied; the last good one stays");
+        for problem in r
+            .users_refused
+            .iter()
+            .chain(&r.apps_refused)
+            .flat_map(|p| &p.0)
+        {
+            tracing::warn!(%problem, "configuration edit not applied; the last good one stays");
+        }
+        count(&r, metrics);
+    }
+
+    /// Reloads both files on SIGHUP and says in the log what was applied and what was not.
+    pub fn reload_on_signal_and_log(&self, metrics: &Metrics) {
+        let r = self.reload_all();
+        let mut applied = Vec::new();
+        if r.apps_applied {
+            let n = self.registry().apps.len();
+            applied.push(format!("{} ({n} apps)", file_name(&self.apps_path)));
+        }
+        if r.users_applied {
+            let n = self.users().len();
+            applied.push(format!("{} ({n} users)", file_name(&self.users_path)));
+        }
+        if !applied.is_empty() {
+            tracing::info!("reloaded on SIGHUP: {}", applied.join(", "));
+        }
+        for (path, refused) in [
+            (&self.apps_path, &r.apps_refused),
+            (&self.users_path, &r.users_refused),
+        ] {
+            let name = file_name(path);
+            for problem in refused.iter().flat_map(|p| &p.0) {
+                tracing::warn!(%problem, "not applied on SIGHUP: {name}; the last good version stays");
             }
-            metrics.reloads.with_label_values(&["any", "refused"]).inc();
         }
+        count(&r, metrics);
+    }
+}
+
+/// The file name of `path`, as the reload messages name it.
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// Counts a reload's outcome in `crmgate_config_reloads_total`.
+fn count(r: &Reload, metrics: &Metrics) {
+    if r.users_applied {
+        metrics
+            .reloads
+            .with_label_values(&["users", "applied"])
+            .inc();
+    }
+    if r.apps_applied {
+        metrics
+            .reloads
+            .with_label_values(&["apps", "applied"])
+            .inc();
+    }
+    if r.users_refused.is_some() || r.apps_refused.is_some() {
+        metrics.reloads.with_label_values(&["any", "refused"]).inc();
     }
 }

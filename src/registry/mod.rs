@@ -2,12 +2,13 @@
 
 pub mod edit;
 pub mod file;
+pub mod icon;
 pub mod jwt_key;
 pub mod live;
 pub mod redirect;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::config::Problems;
@@ -64,8 +65,8 @@ pub struct App {
     pub name: String,
     /// Description.
     pub description: String,
-    /// Icon file.
-    pub icon: Option<PathBuf>,
+    /// Icon file, inside the `icons/` folder next to the apps file.
+    pub icon: Option<icon::Icon>,
     /// The icon as written in the file (relative to it).
     pub icon_name: Option<String>,
     /// Client type.
@@ -227,6 +228,9 @@ impl AppCheck<'_, '_> {
             }
         };
         let auth = client_type.and_then(|t| self.auth(t, &a, hasher));
+        // An empty name is no icon (what the admin page writes when it removes one).
+        let icon_name = a.icon.filter(|i| !i.is_empty());
+        let icon = icon_name.as_deref().and_then(|i| self.icon(base, i));
         if client_type == Some(ClientType::ServiceAccount) {
             self.bound_user(a.user.as_deref(), users);
         } else if client_type.is_some() {
@@ -239,8 +243,8 @@ impl AppCheck<'_, '_> {
             client_id: a.client_id,
             name: a.name,
             description: a.description,
-            icon: a.icon.as_ref().map(|i| base.join(i)),
-            icon_name: a.icon,
+            icon,
+            icon_name,
             client_type: client_type?,
             auth: auth?,
             client_secret: a.client_secret,
@@ -334,6 +338,12 @@ impl AppCheck<'_, '_> {
                 None
             }
         }
+    }
+
+    fn icon(&mut self, base: &Path, name: &str) -> Option<icon::Icon> {
+        icon::check(base, name)
+            .map_err(|msg| self.bad("icon", msg))
+            .ok()
     }
 
     fn bound_user(&mut self, user: Option<&str>, users: &Users) {

@@ -7,6 +7,7 @@ pub mod api;
 pub mod browser;
 pub mod jwt;
 pub mod lookalike;
+pub mod process;
 pub mod wire;
 
 use std::net::{SocketAddr, TcpListener};
@@ -117,6 +118,10 @@ pub struct Options {
     pub no_users_file: bool,
     /// users.toml instead of the demo users.
     pub users_toml: Option<String>,
+    /// `server.shutdown_grace_seconds`.
+    pub shutdown_grace_seconds: u64,
+    /// Send this signal over and over from the gateway's first log line until it answers.
+    pub signal_while_starting: Option<i32>,
 }
 
 impl Default for Options {
@@ -132,6 +137,8 @@ impl Default for Options {
             tls: None,
             no_users_file: false,
             users_toml: None,
+            shutdown_grace_seconds: 0,
+            signal_while_starting: None,
         }
     }
 }
@@ -171,6 +178,9 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// The first line `crmgate serve` logs (after its signal handlers are in place).
+pub const STARTING: &str = "crmgate starting";
+
 /// A CRM and a gateway in front of it.
 pub struct Harness {
     pub dir: tempfile::TempDir,
@@ -180,6 +190,9 @@ pub struct Harness {
     pub http: Client,
     child: Option<Child>,
     issuer: String,
+    signal_while_starting: Option<i32>,
+    /// How many signals `Options::signal_while_starting` sent before the gateway answered.
+    pub signals_sent: usize,
 }
 
 impl Harness {
@@ -218,6 +231,8 @@ impl Harness {
             http,
             child: None,
             issuer: String::new(),
+            signal_while_starting: opts.signal_while_starting,
+            signals_sent: 0,
         };
         // A free port can be taken by another process before the gateway binds it: retry.
         for attempt in 0..5 {
@@ -273,7 +288,15 @@ impl Harness {
             if is_our_gateway(&self.http, &self.base, &self.issuer) {
                 return Ok(());
             }
-            std::thread::sleep(Duration::from_millis(50));
+            let pause = match self.signal_while_starting {
+                Some(sig) if self.log().contains(STARTING) => {
+                    self.signal(sig);
+                    self.signals_sent += 1;
+                    5
+                }
+                _ => 50,
+            };
+            std::thread::sleep(Duration::from_millis(pause));
         }
         Err(format!("not ready after 30 s: {}", self.log()))
     }
@@ -404,9 +427,9 @@ fn write_config(dir: &Path, port: u16, crm: SocketAddr, opts: &Options) {
         "[limits]\nclient_failures_per_client = 100000\nclient_failures_per_ip = 100000\n"
     };
     let toml = format!(
-        "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{public_url}\"\ndata_dir = \"data\"\nshutdown_grace_seconds = 0\n{server}\n\
+        "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{public_url}\"\ndata_dir = \"data\"\nshutdown_grace_seconds = {}\n{server}\n\
          [upstream]\naddress = \"{address}\"\nauth = \"{}\"\nconnect_timeout_seconds = 2\nread_timeout_seconds = {}\n{secret}\n{limits}{}",
-        opts.upstream_auth, opts.read_timeout, opts.extra
+        opts.shutdown_grace_seconds, opts.upstream_auth, opts.read_timeout, opts.extra
     );
     std::fs::write(dir.join("crmgate.toml"), toml).unwrap();
 }

@@ -2,10 +2,6 @@
 //! with no script, every value escaped, framing forbidden, forms posting only to the gateway (and
 //! the consent form's redirect to the app's registered origin).
 
-use std::path::Path;
-
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as text};
 
 use super::i18n::Lang;
@@ -52,27 +48,11 @@ fn page(lang: Lang, title: &str, body: &str, status: u16, form_origin: Option<&s
         .header("Cache-Control", "no-store")
 }
 
-/// The icon as a `data:` URI, when it is a PNG, JPEG or GIF of reasonable size.
-fn icon_uri(path: Option<&Path>) -> Option<String> {
-    let path = path?;
-    if std::fs::metadata(path).ok()?.len() > MAX_ICON_BYTES {
-        return None;
-    }
-    let bytes = std::fs::read(path).ok()?;
-    let mime = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        "image/png"
-    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
-        "image/jpeg"
-    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
-        "image/gif"
-    } else {
-        return None;
-    };
-    Some(format!("data:{mime};base64,{}", STANDARD.encode(bytes)))
-}
-
 fn app_header(app: &App, heading: &str, sub: &str) -> String {
-    let icon = icon_uri(app.icon.as_deref())
+    let icon = app
+        .icon
+        .as_ref()
+        .and_then(|i| i.data_uri(MAX_ICON_BYTES))
         .map(|uri| {
             format!(
                 "<img src=\"{}\" alt=\"\" width=\"64\" height=\"64\">",
