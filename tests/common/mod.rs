@@ -5,6 +5,8 @@
 
 pub mod api;
 pub mod browser;
+pub mod inprocess;
+pub use inprocess::InProcess;
 pub mod jwt;
 pub mod lookalike;
 pub mod process;
@@ -145,7 +147,7 @@ impl Default for Options {
 
 /// True when the gateway answering at `base` is the one configured with that issuer (not some
 /// other process that took the port).
-fn is_our_gateway(http: &Client, base: &str, issuer: &str) -> bool {
+pub(crate) fn is_our_gateway(http: &Client, base: &str, issuer: &str) -> bool {
     http.get(format!("{base}/.well-known/oauth-authorization-server"))
         .timeout(Duration::from_secs(2))
         .send()
@@ -398,7 +400,7 @@ impl Drop for Harness {
     }
 }
 
-fn write_config(dir: &Path, port: u16, crm: SocketAddr, opts: &Options) {
+pub(crate) fn write_config(dir: &Path, port: u16, crm: SocketAddr, opts: &Options) {
     let secret = opts
         .signing_secret
         .as_ref()
@@ -454,79 +456,5 @@ impl Harness {
             .nth(1)
             .and_then(|c| c.parse().ok())
             .unwrap_or(0)
-    }
-}
-
-/// A gateway running inside the test process with an injected clock (for expiry tests).
-pub struct InProcess {
-    pub dir: tempfile::TempDir,
-    pub crm: DemoCrm,
-    pub base: String,
-    pub http: Client,
-    trigger: crmgate::server::ShutdownTrigger,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl InProcess {
-    /// Starts with `apps` and `clock`.
-    pub fn start(apps: &str, clock: crmgate::clock::ManualClock) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let crm = DemoCrm::start(
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            users(),
-            CrmAuth::Basic,
-        )
-        .unwrap();
-        std::fs::write(dir.path().join("users.toml"), users_toml()).unwrap();
-        std::fs::write(dir.path().join("apps.toml"), apps).unwrap();
-        let mut attempts = 0;
-        let (port, built) = loop {
-            attempts += 1;
-            let port = free_port();
-            write_config(dir.path(), port, crm.addr(), &Options::default());
-            let config = crmgate::config::load(&dir.path().join("crmgate.toml")).unwrap();
-            match crmgate::server::build(config, std::sync::Arc::new(clock.clone())) {
-                Ok(built) => break (port, built),
-                Err(e) if attempts < 5 && e.to_string().contains("cannot listen") => continue,
-                Err(e) => panic!("in-process gateway: {e}"),
-            }
-        };
-        let (trigger, watch) = crmgate::server::shutdown_trigger();
-        let thread = std::thread::spawn(move || built.run_until(watch));
-        let http = Client::builder()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .unwrap();
-        let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !is_our_gateway(&http, &base, &base) {
-            assert!(
-                Instant::now() < deadline,
-                "in-process gateway did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self {
-            dir,
-            crm,
-            base,
-            http,
-            trigger,
-            thread: Some(thread),
-        }
-    }
-
-    /// Absolute URL of `path`.
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-}
-
-impl Drop for InProcess {
-    fn drop(&mut self) {
-        self.trigger.fire();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
