@@ -150,13 +150,7 @@ fn authorize_as_aldo(link: &str, port: u16) -> serde_json::Value {
     let auth = format!("http://127.0.0.1:{port}/oauth2/v2.0/auth.php");
     // A browser keeps the pre-login cookie of the authorize link and sends it with both forms.
     let r = http.get(link).send().unwrap();
-    let browser = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let browser = cookie_pair(&r);
     let login = r.text().unwrap();
     let (req, csrf) = (hidden(&login, "req"), hidden(&login, "csrf"));
     let form = [
@@ -171,13 +165,7 @@ fn authorize_as_aldo(link: &str, port: u16) -> serde_json::Value {
         .form(&form)
         .send()
         .unwrap();
-    let session = r.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let session = cookie_pair(&r);
     let consent = r.text().unwrap();
     assert!(consent.contains("Portale clienti"), "{consent}");
     let form = [
@@ -199,4 +187,10 @@ fn authorize_as_aldo(link: &str, port: u16) -> serde_json::Value {
     let command = html_escape::decode_html_entities(&page[start..end]).into_owned();
     assert!(command.starts_with("curl "), "{page}");
     serde_json::from_str(&run(&command)).unwrap()
+}
+
+/// The `name=value` of the answer's first `Set-Cookie`.
+fn cookie_pair(r: &reqwest::blocking::Response) -> String {
+    let value = r.headers()["set-cookie"].to_str().unwrap();
+    value.split(';').next().unwrap().to_string()
 }

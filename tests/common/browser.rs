@@ -76,6 +76,13 @@ pub struct Page {
 }
 
 impl Page {
+    /// Asserts that this is the sign-in form again: no redirect, no code, no consent buttons.
+    pub fn assert_sign_in_again(&self) {
+        assert!(self.location.is_empty(), "{}", self.location);
+        assert!(self.body.contains("name=\"username\""), "{}", self.body);
+        assert!(!self.body.contains("name=\"decision\""), "{}", self.body);
+    }
+
     /// The value of a hidden input.
     pub fn hidden(&self, name: &str) -> String {
         let marker = format!("name=\"{name}\" value=\"");
