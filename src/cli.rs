@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHasher, SaltString};
 use clap::{Parser, Subcommand};
 
 use crate::clock::SystemClock;
@@ -113,15 +112,6 @@ pub fn check(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// The argon2id PHC string of `password`, with a random salt and the crate's default cost.
-pub fn hash_password(password: &str) -> Result<String, String> {
-    let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| format!("cannot hash: {e}"))
-}
-
 fn hash_stdin() -> Result<(), String> {
     let mut input = String::new();
     std::io::stdin()
@@ -133,6 +123,6 @@ fn hash_stdin() -> Result<(), String> {
     if password.is_empty() {
         return Err("empty password on stdin".into());
     }
-    println!("{}", hash_password(password)?);
+    println!("{}", crate::generate::hash_password(password)?);
     Ok(())
 }

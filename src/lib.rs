@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod fsutil;
 pub mod gateway;
+pub mod generate;
 pub mod keys;
 pub mod logging;
 pub mod login;

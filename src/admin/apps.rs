@@ -155,7 +155,7 @@ fn list(gw: &Gateway) -> super::Response {
 }
 
 fn new_client_id() -> String {
-    crate::demo::setup::client_id()
+    crate::generate::client_id()
 }
 
 /// Fills in generated values and checks what the file's validation cannot (users exist).

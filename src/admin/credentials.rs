@@ -27,7 +27,7 @@ pub struct NewSecret {
 
 /// Makes a secret for `client_id`.
 pub fn new_secret(gw: &Gateway, client_id: &str) -> NewSecret {
-    let plaintext = crate::demo::setup::random_hex(32);
+    let plaintext = crate::generate::client_secret();
     let file_value = stored(gw, client_id, &plaintext);
     NewSecret {
         plaintext,

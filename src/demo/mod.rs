@@ -20,7 +20,7 @@ use crate::signals::Signals;
 /// failure.
 pub fn run(listen: SocketAddr) -> Result<(), String> {
     let signals = Signals::install().map_err(|e| e.to_string())?;
-    let dir = std::env::temp_dir().join(format!("crmgate-demo-{}", setup::random_hex(6)));
+    let dir = std::env::temp_dir().join(format!("crmgate-demo-{}", crate::generate::random_hex(6)));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let result = run_in(listen, &dir, &signals);
     let _ = std::fs::remove_dir_all(&dir);

@@ -4,9 +4,8 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use rand::RngCore;
-
 use super::crm::CrmUser;
+use crate::generate::{client_id, random_hex};
 
 /// A demo service account as the walkthrough presents it.
 #[derive(Debug, Clone)]
@@ -89,21 +88,6 @@ impl Demo {
             },
         }
     }
-}
-
-/// Random lowercase hex of `bytes` bytes.
-pub fn random_hex(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    rand::rngs::OsRng.fill_bytes(&mut buf);
-    buf.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
-/// A client id as the admin page generates them: `vte_` + 20 lowercase hex.
-pub fn client_id() -> String {
-    format!("vte_{}", &random_hex(10))
 }
 
 /// The demo users: two sales/support users, one more support user, and an admin.
@@ -193,7 +177,7 @@ fn gateway_toml(listen: SocketAddr, crm: SocketAddr) -> String {
 fn users_toml(users: &[CrmUser]) -> std::io::Result<String> {
     let mut out = String::from("# Demo users; passwords are <username>-demo\n");
     for u in users {
-        let hash = crate::cli::hash_password(&u.password).map_err(std::io::Error::other)?;
+        let hash = crate::generate::hash_password(&u.password).map_err(std::io::Error::other)?;
         let groups: Vec<String> = u.groups.iter().map(|g| format!("\"{g}\"")).collect();
         let _ = write!(
             out,
