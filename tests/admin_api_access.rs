@@ -6,6 +6,7 @@
 
 use crate::common;
 
+use common::api::*;
 use common::*;
 use serde_json::{Value, json};
 
@@ -14,99 +15,6 @@ const SA_SECRET: &str = "sa-secret";
 
 // ---------------------------------------------------------------------------------------------
 // A small API client: the session cookie and CSRF token kept by hand.
-
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-}
-
-impl Answer {
-    /// Asserts an error answer: status, `error` code and a non-empty `message`.
-    fn err(&self, status: u16, code: &str, case: &str) {
-        assert_eq!(self.status, status, "{case}: {}", self.body);
-        assert_eq!(self.body["error"], code, "{case}: {}", self.body);
-        let message = self.body["message"].as_str().unwrap_or_default();
-        assert!(
-            !message.trim().is_empty(),
-            "{case}: no message: {}",
-            self.body
-        );
-    }
-
-    fn ok(&self, status: u16, case: &str) -> &Value {
-        assert_eq!(self.status, status, "{case}: {}", self.body);
-        &self.body
-    }
-}
-
-fn send(h: &Harness, method: &str, route: &str, headers: &[(&str, &str)], body: &Value) -> Answer {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut rb = h
-        .http
-        .request(method, h.url(&format!("/gateway/api/{route}")));
-    for (k, v) in headers {
-        rb = rb.header(*k, *v);
-    }
-    if !body.is_null() {
-        rb = rb.json(body);
-    }
-    let r = rb.send().unwrap();
-    let status = r.status().as_u16();
-    let headers = r.headers().clone();
-    let text = r.text().unwrap();
-    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{route}: not JSON: {text}"));
-    Answer {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn login_raw(h: &Harness, user: &str, password: &str) -> Answer {
-    send(
-        h,
-        "POST",
-        "login",
-        &[],
-        &json!({"username": user, "password": password}),
-    )
-}
-
-struct Api<'h> {
-    h: &'h Harness,
-    cookie: String,
-    csrf: String,
-}
-
-impl<'h> Api<'h> {
-    fn login(h: &'h Harness, user: &str) -> Self {
-        let a = login_raw(h, user, &format!("{user}-pw"));
-        a.ok(200, "login");
-        let set = a.headers["set-cookie"].to_str().unwrap();
-        let cookie = set.split(';').next().unwrap().to_string();
-        let csrf = a.body["csrf_token"].as_str().unwrap().to_string();
-        Self { h, cookie, csrf }
-    }
-
-    fn get(&self, route: &str) -> Answer {
-        send(
-            self.h,
-            "GET",
-            route,
-            &[("Cookie", &self.cookie)],
-            &Value::Null,
-        )
-    }
-
-    fn call(&self, method: &str, route: &str, body: &Value) -> Answer {
-        let headers = [
-            ("Cookie", self.cookie.as_str()),
-            ("X-CSRF-Token", &self.csrf),
-        ];
-        send(self.h, method, route, &headers, body)
-    }
-}
 
 fn apps_bytes(h: &Harness) -> Vec<u8> {
     std::fs::read(h.path("apps.toml")).unwrap()

@@ -10,6 +10,7 @@ use std::io::Cursor;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use common::api::*;
 use common::*;
 use serde_json::{Value, json};
 
@@ -18,95 +19,6 @@ const SA_SECRET: &str = "sa-secret";
 
 // ---------------------------------------------------------------------------------------------
 // A small API client: the session cookie and CSRF token kept by hand.
-
-struct Answer {
-    status: u16,
-    etag: Option<String>,
-    body: Value,
-}
-
-impl Answer {
-    /// Asserts an error answer: status, `error` code and a non-empty `message`.
-    fn err(&self, status: u16, code: &str, case: &str) {
-        assert_eq!(self.status, status, "{case}: {}", self.body);
-        assert_eq!(self.body["error"], code, "{case}: {}", self.body);
-        let message = self.body["message"].as_str().unwrap_or_default();
-        assert!(
-            !message.trim().is_empty(),
-            "{case}: no message: {}",
-            self.body
-        );
-    }
-
-    fn ok(&self, status: u16, case: &str) -> &Value {
-        assert_eq!(self.status, status, "{case}: {}", self.body);
-        &self.body
-    }
-
-    fn etag(&self) -> String {
-        self.etag
-            .clone()
-            .unwrap_or_else(|| panic!("no ETag with {}", self.body))
-    }
-}
-
-struct Api<'h> {
-    h: &'h Harness,
-    cookie: String,
-    csrf: String,
-}
-
-impl<'h> Api<'h> {
-    fn login(h: &'h Harness, user: &str) -> Self {
-        let body = json!({"username": user, "password": format!("{user}-pw")});
-        let r = h
-            .http
-            .post(h.url("/gateway/api/login"))
-            .json(&body)
-            .send()
-            .unwrap();
-        assert_eq!(r.status(), 200, "login as {user}");
-        let set = r.headers()["set-cookie"].to_str().unwrap();
-        let cookie = set.split(';').next().unwrap().to_string();
-        let v: Value = r.json().unwrap();
-        let csrf = v["csrf_token"].as_str().unwrap().to_string();
-        Self { h, cookie, csrf }
-    }
-
-    fn send(&self, method: &str, route: &str, body: &Value, if_match: Option<&str>) -> Answer {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let url = self.h.url(&format!("/gateway/api/{route}"));
-        let mut rb = self.h.http.request(method.clone(), url);
-        rb = rb.header("Cookie", &self.cookie);
-        if method != reqwest::Method::GET {
-            rb = rb.header("X-CSRF-Token", &self.csrf);
-        }
-        if let Some(v) = if_match {
-            rb = rb.header("If-Match", v);
-        }
-        if !body.is_null() {
-            rb = rb.json(body);
-        }
-        let r = rb.send().unwrap();
-        let status = r.status().as_u16();
-        let etag = r
-            .headers()
-            .get("etag")
-            .map(|v| v.to_str().unwrap().to_string());
-        let text = r.text().unwrap();
-        let body =
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("{route}: not JSON: {text}"));
-        Answer { status, etag, body }
-    }
-
-    fn get(&self, route: &str) -> Answer {
-        self.send("GET", route, &Value::Null, None)
-    }
-
-    fn call(&self, method: &str, route: &str, body: &Value) -> Answer {
-        self.send(method, route, body, None)
-    }
-}
 
 fn apps_bytes(h: &Harness) -> Vec<u8> {
     std::fs::read(h.path("apps.toml")).unwrap()

@@ -6,6 +6,7 @@
 
 use crate::common;
 
+use common::api::*;
 use common::browser::{WEB, WEB_CB, WEB_SECRET, web_app};
 use common::*;
 use serde_json::{Value, json};
@@ -16,95 +17,6 @@ const SA2: &str = "vte_e2000000000000000002";
 
 // ---------------------------------------------------------------------------------------------
 // A small API client: the session cookie and CSRF token kept by hand.
-
-struct Answer {
-    status: u16,
-    etag: Option<String>,
-    body: Value,
-}
-
-impl Answer {
-    /// Asserts an error answer: status, `error` code and a non-empty `message`.
-    fn err(&self, status: u16, code: &str, case: &str) {
-        assert_eq!(self.status, status, "{case}: {}", self.body);
-        assert_eq!(self.body["error"], code, "{case}: {}", self.body);
-        let message = self.body["message"].as_str().unwrap_or_default();
-        assert!(
-            !message.trim().is_empty(),
-            "{case}: no message: {}",
-            self.body
-        );
-    }
-
-    fn ok(&self, status: u16, case: &str) -> &Value {
-        assert_eq!(self.status, status, "{case}: {}", self.body);
-        &self.body
-    }
-
-    fn etag(&self) -> String {
-        self.etag
-            .clone()
-            .unwrap_or_else(|| panic!("no ETag with {}", self.body))
-    }
-}
-
-struct Api<'h> {
-    h: &'h Harness,
-    cookie: String,
-    csrf: String,
-}
-
-impl<'h> Api<'h> {
-    fn login(h: &'h Harness, user: &str) -> Self {
-        let body = json!({"username": user, "password": format!("{user}-pw")});
-        let r = h
-            .http
-            .post(h.url("/gateway/api/login"))
-            .json(&body)
-            .send()
-            .unwrap();
-        assert_eq!(r.status(), 200, "login as {user}");
-        let set = r.headers()["set-cookie"].to_str().unwrap();
-        let cookie = set.split(';').next().unwrap().to_string();
-        let v: Value = r.json().unwrap();
-        let csrf = v["csrf_token"].as_str().unwrap().to_string();
-        Self { h, cookie, csrf }
-    }
-
-    fn send(&self, method: &str, route: &str, body: &Value, if_match: Option<&str>) -> Answer {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let url = self.h.url(&format!("/gateway/api/{route}"));
-        let mut rb = self.h.http.request(method.clone(), url);
-        rb = rb.header("Cookie", &self.cookie);
-        if method != reqwest::Method::GET {
-            rb = rb.header("X-CSRF-Token", &self.csrf);
-        }
-        if let Some(v) = if_match {
-            rb = rb.header("If-Match", v);
-        }
-        if !body.is_null() {
-            rb = rb.json(body);
-        }
-        let r = rb.send().unwrap();
-        let status = r.status().as_u16();
-        let etag = r
-            .headers()
-            .get("etag")
-            .map(|v| v.to_str().unwrap().to_string());
-        let text = r.text().unwrap();
-        let body =
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("{route}: not JSON: {text}"));
-        Answer { status, etag, body }
-    }
-
-    fn get(&self, route: &str) -> Answer {
-        self.send("GET", route, &Value::Null, None)
-    }
-
-    fn call(&self, method: &str, route: &str, body: &Value) -> Answer {
-        self.send(method, route, body, None)
-    }
-}
 
 fn apps_text(h: &Harness) -> String {
     std::fs::read_to_string(h.path("apps.toml")).unwrap()
@@ -195,7 +107,7 @@ fn the_app_list_has_apps_users_groups_and_endpoints_but_no_secrets() {
     let api = Api::login(&h, "admin");
     let got = api.get("apps");
     let body = got.ok(200, "GET apps");
-    assert!(got.etag.is_some(), "GET apps has an ETag");
+    assert!(got.etag_value().is_some(), "GET apps has an ETag");
     assert_eq!(
         got.etag(),
         api.get("settings").etag(),
@@ -480,7 +392,7 @@ fn revoking_answers_the_current_version_too() {
     let r = api.call("POST", &format!("apps/{SA}/revoke"), &Value::Null);
     assert_eq!(r.ok(200, "revoke")["revoked"], 1);
     assert_eq!(
-        r.etag.as_deref(),
+        r.etag_value().as_deref(),
         Some(version.as_str()),
         "revoke answered no ETag"
     );
