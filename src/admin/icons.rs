@@ -34,12 +34,7 @@ pub fn to_png(data_uri: &str) -> Result<Vec<u8>, ApiError> {
     let bytes = STANDARD
         .decode(b64.trim())
         .map_err(|_| bad("not valid base64"))?;
-    let format = match sniff(&bytes) {
-        Some("image/png") => ImageFormat::Png,
-        Some("image/jpeg") => ImageFormat::Jpeg,
-        Some("image/gif") => ImageFormat::Gif,
-        _ => return Err(bad("not a PNG, JPEG or GIF image")),
-    };
+    let format = sniff(&bytes).ok_or_else(|| bad("not a PNG, JPEG or GIF image"))?;
     let mut reader = image::ImageReader::with_format(Cursor::new(&bytes), format);
     reader.limits({
         let mut l = image::Limits::default();

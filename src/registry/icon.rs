@@ -18,17 +18,12 @@ pub struct Icon {
     folder: PathBuf,
 }
 
-/// The MIME type of PNG, JPEG or GIF bytes.
-pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
-        Some("image/jpeg")
-    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
-        Some("image/gif")
-    } else {
-        None
-    }
+/// The format of PNG, JPEG or GIF bytes (the formats icons may have), by their signature.
+pub fn sniff(bytes: &[u8]) -> Option<image::ImageFormat> {
+    use image::ImageFormat::{Gif, Jpeg, Png};
+    image::guess_format(bytes)
+        .ok()
+        .filter(|f| matches!(f, Png | Jpeg | Gif))
 }
 
 /// Why an `icon` value is refused, in the words problems and API errors use.
@@ -92,7 +87,7 @@ impl Icon {
         }
         let mut bytes = Vec::new();
         file.take(max_bytes).read_to_end(&mut bytes).ok()?;
-        let mime = sniff(&bytes)?;
+        let mime = sniff(&bytes)?.to_mime_type();
         Some(format!("data:{mime};base64,{}", STANDARD.encode(bytes)))
     }
 }
