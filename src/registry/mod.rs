@@ -205,28 +205,8 @@ impl AppCheck<'_, '_> {
         if a.name.trim().is_empty() {
             self.bad("name", "must not be empty");
         }
-        let scope = match Scope::parse(&a.scope) {
-            Ok(Some(s)) if s.as_str() == a.scope => Some(s),
-            _ => {
-                self.bad(
-                    "scope",
-                    "must be \"rest.all\", \"rest.all.read\" or \"rest.all.write\"",
-                );
-                None
-            }
-        };
-        let client_type = match a.client_type.as_str() {
-            "service_account" => Some(ClientType::ServiceAccount),
-            "web_app" => Some(ClientType::WebApp),
-            "native_app" => Some(ClientType::NativeApp),
-            _ => {
-                self.bad(
-                    "client_type",
-                    "must be service_account, web_app or native_app",
-                );
-                None
-            }
-        };
+        let scope = self.scope(&a.scope);
+        let client_type = self.client_type(&a.client_type);
         let auth = client_type.and_then(|t| self.auth(t, &a, hasher));
         // An empty name is no icon (what the admin page writes when it removes one).
         let icon_name = a.icon.filter(|i| !i.is_empty());
@@ -261,6 +241,34 @@ impl AppCheck<'_, '_> {
             authorized_groups: a.authorized_groups,
             enabled: a.enabled,
         })
+    }
+
+    fn scope(&mut self, written: &str) -> Option<Scope> {
+        match Scope::parse(written) {
+            Ok(Some(s)) if s.as_str() == written => Some(s),
+            _ => {
+                self.bad(
+                    "scope",
+                    "must be \"rest.all\", \"rest.all.read\" or \"rest.all.write\"",
+                );
+                None
+            }
+        }
+    }
+
+    fn client_type(&mut self, written: &str) -> Option<ClientType> {
+        match written {
+            "service_account" => Some(ClientType::ServiceAccount),
+            "web_app" => Some(ClientType::WebApp),
+            "native_app" => Some(ClientType::NativeApp),
+            _ => {
+                self.bad(
+                    "client_type",
+                    "must be service_account, web_app or native_app",
+                );
+                None
+            }
+        }
     }
 
     fn auth(&mut self, t: ClientType, a: &AppFile, hasher: &KeyedHash) -> Option<ClientAuth> {

@@ -74,56 +74,39 @@ pub fn validate(
     browser: Digest,
 ) -> Result<Pending, Invalid> {
     let state = form.get("state").map(str::to_string);
-    let fail = |error, description| Invalid::Redirect {
+    let fail = |(error, description)| Invalid::Redirect {
         redirect_uri: redirect_uri.clone(),
         error,
         description,
         state: state.clone(),
     };
     if app.client_type == ClientType::ServiceAccount {
-        return Err(fail(
+        return Err(fail((
             "unauthorized_client",
             "service accounts use client_credentials",
-        ));
+        )));
     }
     match form.get("response_type") {
         Some("code") => {}
-        None => return Err(fail("invalid_request", "response_type is missing")),
-        Some(_) => return Err(fail("unsupported_response_type", "only response_type=code")),
+        None => return Err(fail(("invalid_request", "response_type is missing"))),
+        Some(_) => {
+            return Err(fail((
+                "unsupported_response_type",
+                "only response_type=code",
+            )));
+        }
     }
     let scope = match form.get("scope").map(Scope::parse) {
         None | Some(Ok(None)) => app.scope,
         Some(Ok(Some(s))) if app.scope.contains(s) => s,
         _ => {
-            return Err(fail(
+            return Err(fail((
                 "invalid_scope",
                 "the requested scope is not available",
-            ));
+            )));
         }
     };
-    let challenge = match (
-        form.get("code_challenge"),
-        form.get("code_challenge_method"),
-    ) {
-        (None, None) if app.client_type == ClientType::NativeApp => {
-            return Err(fail("invalid_request", "PKCE (S256) is required"));
-        }
-        (None, None) => None,
-        (None, Some(_)) => return Err(fail("invalid_request", "code_challenge is missing")),
-        (Some(_), Some(m)) if m != "S256" => {
-            return Err(fail("invalid_request", "only code_challenge_method=S256"));
-        }
-        (Some(_), None) => {
-            return Err(fail(
-                "invalid_request",
-                "code_challenge_method=S256 is required",
-            ));
-        }
-        (Some(c), Some(_)) if !pkce::valid_challenge(c) => {
-            return Err(fail("invalid_request", "malformed code_challenge"));
-        }
-        (Some(c), Some(_)) => Some(c.to_string()),
-    };
+    let challenge = challenge(app, form).map_err(fail)?;
     Ok(Pending {
         client_id: app.client_id.clone(),
         redirect_given: form.has("redirect_uri"),
@@ -134,6 +117,26 @@ pub fn validate(
         csrf: random_id(),
         browser,
     })
+}
+
+/// The PKCE challenge of an authorization request (RFC 7636 §4.3): S256 only, mandatory for
+/// native apps; the RFC 6749 error code and description of what is wrong otherwise.
+fn challenge(app: &App, form: &Form) -> Result<Option<String>, (&'static str, &'static str)> {
+    let invalid = |description| Err(("invalid_request", description));
+    match (
+        form.get("code_challenge"),
+        form.get("code_challenge_method"),
+    ) {
+        (None, None) if app.client_type == ClientType::NativeApp => {
+            invalid("PKCE (S256) is required")
+        }
+        (None, None) => Ok(None),
+        (None, Some(_)) => invalid("code_challenge is missing"),
+        (Some(_), Some(m)) if m != "S256" => invalid("only code_challenge_method=S256"),
+        (Some(_), None) => invalid("code_challenge_method=S256 is required"),
+        (Some(c), Some(_)) if !pkce::valid_challenge(c) => invalid("malformed code_challenge"),
+        (Some(c), Some(_)) => Ok(Some(c.to_string())),
+    }
 }
 
 /// `redirect_uri` with the given parameters added to its query (form-encoded, so `state`
