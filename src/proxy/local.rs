@@ -102,9 +102,8 @@ pub async fn serve(
     client: Option<IpAddr>,
 ) -> Response {
     match local {
-        Local::Token | Local::Revoke | Local::Introspect | Local::Authorize => {
-            post(gw, session, local, client).await
-        }
+        Local::Token | Local::Revoke | Local::Introspect => post(gw, session, local, client).await,
+        Local::Authorize => authorize(gw, session, client).await,
         Local::Api => api(gw, session, client).await,
         Local::Asset if is_get(session) => {
             let name = session
@@ -132,38 +131,67 @@ fn is_get(session: &Session) -> bool {
     matches!(session.req_header().method.as_str(), "GET" | "HEAD")
 }
 
+/// What the endpoints read of a request head.
+struct Head<'a>(&'a pingora::http::RequestHeader);
+
+impl<'a> Head<'a> {
+    /// The first value of `name`, if it is text.
+    fn text(&self, name: &str) -> Option<&'a str> {
+        self.0.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Every value of `name`.
+    fn all(&self, name: &str) -> Vec<&'a [u8]> {
+        self.0
+            .headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.as_bytes())
+            .collect()
+    }
+
+    /// `Content-Type`.
+    fn content_type(&self) -> Option<&'a [u8]> {
+        self.0
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .map(|v| v.as_bytes())
+    }
+
+    /// Every `Cookie` value, joined with `; `.
+    fn cookies(&self) -> String {
+        let all: Vec<&str> = self
+            .0
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        all.join("; ")
+    }
+}
+
+/// The token, revocation and introspection endpoints.
 async fn post(
     gw: &Gateway,
     session: &mut Session,
     local: Local,
     client: Option<IpAddr>,
 ) -> Response {
-    let limit = gw.config.limits.oauth_body_bytes;
-    let body = match read_body(session, limit, OAUTH_BODY_TIME).await {
+    let body = match read_body(session, gw.config.limits.oauth_body_bytes, OAUTH_BODY_TIME).await {
         Ok(b) => b,
         Err(resp) => return resp,
     };
-    let req = session.req_header();
-    let authorization: Vec<&[u8]> = req
-        .headers
-        .get_all(http::header::AUTHORIZATION)
-        .iter()
-        .map(|v| v.as_bytes())
-        .collect();
+    let head = Head(session.req_header());
+    let authorization = head.all("authorization");
     let oauth_req = OAuthRequest {
-        method: req.method.as_str(),
-        query: req.uri.query(),
+        method: head.0.method.as_str(),
+        query: head.0.uri.query(),
         authorization: &authorization,
-        content_type: req
-            .headers
-            .get(http::header::CONTENT_TYPE)
-            .map(|v| v.as_bytes()),
+        content_type: head.content_type(),
         body: &body,
         peer: client,
     };
-    if local == Local::Authorize {
-        return authorize(gw, session, &oauth_req).await;
-    }
     match local {
         Local::Token => oauth::token::handle(gw, &oauth_req).await,
         Local::Revoke => oauth::revoke::handle(gw, &oauth_req).await,
@@ -194,51 +222,38 @@ async fn api(gw: &Gateway, session: &mut Session, client: Option<IpAddr>) -> Res
             return Response::json(400, &json!({"error": "invalid", "message": msg}));
         }
     };
-    let req = session.req_header();
-    let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
-    let cookies: Vec<&str> = req
-        .headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let cookies = cookies.join("; ");
+    let head = Head(session.req_header());
+    let cookies = head.cookies();
     let api = crate::admin::ApiRequest {
-        method: req.method.as_str(),
-        route: req.uri.path().trim_start_matches("/gateway/api/"),
+        method: head.0.method.as_str(),
+        route: head.0.uri.path().trim_start_matches("/gateway/api/"),
         cookies: &cookies,
-        csrf: header("x-csrf-token"),
-        if_match: header("if-match"),
-        content_type: req
-            .headers
-            .get(http::header::CONTENT_TYPE)
-            .map(|v| v.as_bytes()),
+        csrf: head.text("x-csrf-token"),
+        if_match: head.text("if-match"),
+        content_type: head.content_type(),
         body: &body,
         peer: client,
     };
     crate::admin::handle(gw, &api).await
 }
 
-async fn authorize(gw: &Gateway, session: &Session, r: &OAuthRequest<'_>) -> Response {
-    let headers = &session.req_header().headers;
-    let cookies: Vec<&str> = headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let cookies = cookies.join("; ");
-    let all = |name| -> Vec<&[u8]> { headers.get_all(name).iter().map(|v| v.as_bytes()).collect() };
-    let (origin, fetch_site) = (all("origin"), all("sec-fetch-site"));
+/// The authorization endpoint: its pages (GET) and forms (POST).
+async fn authorize(gw: &Gateway, session: &mut Session, client: Option<IpAddr>) -> Response {
+    let body = match read_body(session, gw.config.limits.oauth_body_bytes, OAUTH_BODY_TIME).await {
+        Ok(b) => b,
+        Err(resp) => return resp,
+    };
+    let head = Head(session.req_header());
+    let cookies = head.cookies();
+    let (origin, fetch_site) = (head.all("origin"), head.all("sec-fetch-site"));
     let req = AuthRequest {
-        method: r.method,
-        query: r.query,
-        content_type: r.content_type,
-        body: r.body,
+        method: head.0.method.as_str(),
+        query: head.0.uri.query(),
+        content_type: head.content_type(),
+        body: &body,
         cookies: &cookies,
-        accept_language: headers
-            .get(http::header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-        peer: r.peer,
+        accept_language: head.text("accept-language"),
+        peer: client,
         origin: &origin,
         fetch_site: &fetch_site,
     };
