@@ -14,6 +14,7 @@ pub mod logging;
 pub mod login;
 pub mod metrics;
 pub mod oauth;
+pub mod operations;
 pub mod people;
 pub mod proxy;
 pub mod registry;

@@ -16,7 +16,7 @@ use ipnet::IpNet;
 pub use problems::{Problem, Problems};
 use toml_doc::TomlDoc;
 
-use crate::proxy::route::{OpClass, OperationTable};
+use crate::operations::{OpClass, OperationTable};
 use file::*;
 pub use file::{
     LimitsFile as Limits, LoggingFile as LoggingConfig, LoginFile as LoginSettings,

@@ -5,11 +5,11 @@ use pingora::http::RequestHeader;
 use serde_json::json;
 
 use super::bearer::{self, BearerError};
-use super::route::OpClass;
 use crate::access::{self, Grant};
 use crate::config::UpstreamAuth;
 use crate::gateway::Gateway;
 use crate::metrics::ProxyOutcome;
+use crate::operations::OpClass;
 use crate::response::Response;
 use crate::token::record::TokenKind;
 use crate::token::service::Presented;
