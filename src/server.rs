@@ -44,6 +44,7 @@ pub struct Built {
 /// Assembles the gateway for `config`, using `clock` for every expiry decision.
 pub fn build(config: Config, clock: SharedClock) -> Result<Built, StartError> {
     let config = Arc::new(config);
+    crate::oauth::authorize::i18n::check().map_err(StartError::Other)?;
     // pingora retries a busy address forever; an operator wants to hear about it at once.
     let listen = config.server.listen;
     std::net::TcpListener::bind(listen)

@@ -1,6 +1,37 @@
 //! The words of the login and consent pages, in English and Italian, chosen by `Accept-Language`.
+//! They come from the one catalog of every page, `admin-assets/i18n.json` (the admin and account
+//! pages load the same file from `/gateway/assets/i18n.json`), built into the binary and checked
+//! at start-up.
+
+use std::sync::LazyLock;
+
+use serde::Deserialize;
 
 use crate::token::scope::Scope;
+
+/// The catalog: per language, every text of every page by key.
+const CATALOG: &str = include_str!("../../../admin-assets/i18n.json");
+
+/// The two languages of the catalog, as the login and consent pages read them.
+#[derive(Deserialize)]
+struct Catalog {
+    en: Text,
+    it: Text,
+}
+
+static TEXTS: LazyLock<Result<Catalog, String>> =
+    LazyLock::new(|| serde_json::from_str(CATALOG).map_err(|e| e.to_string()));
+
+/// Texts with nothing in them, only ever served if the catalog were broken (start-up refuses).
+static EMPTY: LazyLock<Text> = LazyLock::new(Text::default);
+
+/// Whether the catalog has every text the login and consent pages need, in both languages.
+pub fn check() -> Result<(), String> {
+    TEXTS
+        .as_ref()
+        .map(|_| ())
+        .map_err(|e| format!("admin-assets/i18n.json: {e}"))
+}
 
 /// A page language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,160 +82,137 @@ impl Lang {
 
     /// The texts of this language.
     pub fn text(self) -> &'static Text {
-        match self {
-            Lang::En => &EN,
-            Lang::It => &IT,
+        match (TEXTS.as_ref(), self) {
+            (Ok(c), Lang::En) => &c.en,
+            (Ok(c), Lang::It) => &c.it,
+            (Err(_), _) => &EMPTY,
         }
     }
 }
 
-/// Every phrase of the pages.
+/// Every phrase of the login and consent pages (keys `consent.*` and the scope words).
+#[derive(Debug, Default, Deserialize)]
 pub struct Text {
     /// Login page title.
-    pub sign_in_title: &'static str,
+    #[serde(rename = "consent.sign_in_title")]
+    pub sign_in_title: String,
     /// "to continue to"
-    pub sign_in_to: &'static str,
+    #[serde(rename = "consent.sign_in_to")]
+    pub sign_in_to: String,
     /// Username label.
-    pub username: &'static str,
+    #[serde(rename = "consent.username")]
+    pub username: String,
     /// Password label.
-    pub password: &'static str,
+    #[serde(rename = "consent.password")]
+    pub password: String,
     /// Sign-in button.
-    pub sign_in: &'static str,
+    #[serde(rename = "consent.sign_in")]
+    pub sign_in: String,
     /// Wrong credentials.
-    pub bad_login: &'static str,
+    #[serde(rename = "consent.bad_login")]
+    pub bad_login: String,
     /// Too many attempts.
-    pub throttled: &'static str,
+    #[serde(rename = "consent.throttled")]
+    pub throttled: String,
     /// Consent page title.
-    pub consent_title: &'static str,
+    #[serde(rename = "consent.consent_title")]
+    pub consent_title: String,
     /// "wants to"
-    pub wants_to: &'static str,
+    #[serde(rename = "consent.wants_to")]
+    pub wants_to: String,
     /// Read scope in plain words.
-    pub read: &'static str,
+    #[serde(rename = "scope.words.rest.all.read")]
+    pub read: String,
     /// Write scope in plain words.
-    pub write: &'static str,
+    #[serde(rename = "scope.words.rest.all.write")]
+    pub write: String,
     /// Read and write in plain words.
-    pub read_write: &'static str,
+    #[serde(rename = "scope.words.rest.all")]
+    pub read_write: String,
     /// Offline access in plain words.
-    pub offline: &'static str,
+    #[serde(rename = "consent.offline")]
+    pub offline: String,
     /// "Signed in as"
-    pub signed_in_as: &'static str,
+    #[serde(rename = "consent.signed_in_as")]
+    pub signed_in_as: String,
     /// Allow button.
-    pub allow: &'static str,
+    #[serde(rename = "consent.allow")]
+    pub allow: String,
     /// Deny button.
-    pub deny: &'static str,
+    #[serde(rename = "consent.deny")]
+    pub deny: String,
     /// Error page title.
-    pub error_title: &'static str,
+    #[serde(rename = "consent.error_title")]
+    pub error_title: String,
     /// Unknown client.
-    pub unknown_app: &'static str,
+    #[serde(rename = "consent.unknown_app")]
+    pub unknown_app: String,
     /// Bad redirect URI.
-    pub bad_redirect: &'static str,
+    #[serde(rename = "consent.bad_redirect")]
+    pub bad_redirect: String,
     /// Malformed request.
-    pub bad_request: &'static str,
+    #[serde(rename = "consent.bad_request")]
+    pub bad_request: String,
     /// OAuth2 disabled.
-    pub oauth_disabled: &'static str,
+    #[serde(rename = "consent.oauth_disabled")]
+    pub oauth_disabled: String,
     /// App disabled.
-    pub app_disabled: &'static str,
+    #[serde(rename = "consent.app_disabled")]
+    pub app_disabled: String,
     /// The sign-in request expired.
-    pub expired: &'static str,
+    #[serde(rename = "consent.expired")]
+    pub expired: String,
     /// CSRF failure.
-    pub forbidden: &'static str,
+    #[serde(rename = "consent.forbidden")]
+    pub forbidden: String,
     /// The form was posted from another site.
-    pub cross_site: &'static str,
+    #[serde(rename = "consent.cross_site")]
+    pub cross_site: String,
     /// The form was posted from another browser than the one that started the request.
-    pub other_browser: &'static str,
+    #[serde(rename = "consent.other_browser")]
+    pub other_browser: String,
     /// Admin users may not authorize.
-    pub admin_refused: &'static str,
+    #[serde(rename = "consent.admin_refused")]
+    pub admin_refused: String,
     /// User not among the authorized ones.
-    pub not_authorized: &'static str,
+    #[serde(rename = "consent.not_authorized")]
+    pub not_authorized: String,
     /// Link back to the app.
-    pub back_to_app: &'static str,
+    #[serde(rename = "consent.back_to_app")]
+    pub back_to_app: String,
     /// Server trouble.
-    pub server_error: &'static str,
+    #[serde(rename = "consent.server_error")]
+    pub server_error: String,
 }
 
 impl Text {
     /// What `scope` lets the app do, in plain words.
-    pub fn scope_words(&self, scope: Scope) -> &'static str {
+    pub fn scope_words(&self, scope: Scope) -> &str {
         match (
             scope.allows(crate::token::scope::Access::Read),
             scope.allows(crate::token::scope::Access::Write),
         ) {
-            (true, true) => self.read_write,
-            (false, true) => self.write,
-            _ => self.read,
+            (true, true) => &self.read_write,
+            (false, true) => &self.write,
+            _ => &self.read,
         }
     }
 }
 
-const EN: Text = Text {
-    sign_in_title: "Sign in",
-    sign_in_to: "to continue to",
-    username: "Username",
-    password: "Password",
-    sign_in: "Sign in",
-    bad_login: "Wrong username or password.",
-    throttled: "Too many failed attempts. Wait a few minutes and try again.",
-    consent_title: "Authorize application",
-    wants_to: "wants to",
-    read: "read your CRM data",
-    write: "change your CRM data",
-    read_write: "read and change your CRM data",
-    offline: "keep this access when you are not using it, until you revoke it",
-    signed_in_as: "Signed in as",
-    allow: "Allow",
-    deny: "Deny",
-    error_title: "Authorization error",
-    unknown_app: "This application is not registered.",
-    bad_redirect: "The application sent a return address that is not registered for it.",
-    bad_request: "The authorization request is malformed.",
-    oauth_disabled: "Access through OAuth2 is disabled on this CRM.",
-    app_disabled: "This application is disabled.",
-    expired: "This sign-in request has expired. Go back to the application and start again.",
-    forbidden: "The form could not be verified. Go back to the application and start again.",
-    cross_site: "This form was sent from another site and was refused. Go back to the application and start again.",
-    other_browser: "This sign-in was started in another browser, or this browser does not keep cookies. Go back to the application and start again.",
-    admin_refused: "Administrator accounts cannot authorize applications.",
-    not_authorized: "Your account is not allowed to use this application.",
-    back_to_app: "Back to the application",
-    server_error: "Something went wrong. Try again later.",
-};
-
-const IT: Text = Text {
-    sign_in_title: "Accedi",
-    sign_in_to: "per continuare su",
-    username: "Nome utente",
-    password: "Password",
-    sign_in: "Accedi",
-    bad_login: "Nome utente o password errati.",
-    throttled: "Troppi tentativi falliti. Attendi qualche minuto e riprova.",
-    consent_title: "Autorizza applicazione",
-    wants_to: "vuole",
-    read: "leggere i tuoi dati del CRM",
-    write: "modificare i tuoi dati del CRM",
-    read_write: "leggere e modificare i tuoi dati del CRM",
-    offline: "mantenere questo accesso anche quando non la usi, finché non lo revochi",
-    signed_in_as: "Accesso effettuato come",
-    allow: "Consenti",
-    deny: "Nega",
-    error_title: "Errore di autorizzazione",
-    unknown_app: "Questa applicazione non è registrata.",
-    bad_redirect: "L'applicazione ha inviato un indirizzo di ritorno non registrato.",
-    bad_request: "La richiesta di autorizzazione non è valida.",
-    oauth_disabled: "L'accesso tramite OAuth2 è disabilitato su questo CRM.",
-    app_disabled: "Questa applicazione è disabilitata.",
-    expired: "Questa richiesta di accesso è scaduta. Torna all'applicazione e ricomincia.",
-    forbidden: "Il modulo non può essere verificato. Torna all'applicazione e ricomincia.",
-    cross_site: "Questo modulo è stato inviato da un altro sito ed è stato rifiutato. Torna all'applicazione e ricomincia.",
-    other_browser: "Questo accesso è stato avviato in un altro browser, oppure questo browser non conserva i cookie. Torna all'applicazione e ricomincia.",
-    admin_refused: "Gli account amministratore non possono autorizzare applicazioni.",
-    not_authorized: "Il tuo account non è abilitato a usare questa applicazione.",
-    back_to_app: "Torna all'applicazione",
-    server_error: "Si è verificato un errore. Riprova più tardi.",
-};
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_catalog_has_every_text_in_both_languages() {
+        check().unwrap();
+        for lang in [Lang::En, Lang::It] {
+            let t = lang.text();
+            assert!(!t.sign_in_title.is_empty() && !t.server_error.is_empty());
+        }
+        assert_eq!(Lang::En.text().read, "read your CRM data");
+        assert_eq!(Lang::It.text().allow, "Consenti");
+    }
 
     #[test]
     fn negotiation_follows_q_values() {

@@ -55,12 +55,12 @@ pub async fn handle(gw: &Gateway, req: &AuthRequest<'_>) -> Response {
     match req.method {
         "GET" | "HEAD" => match form::parse(req.query.unwrap_or_default().as_bytes()) {
             Ok(f) => start(gw, req, lang, &f),
-            Err(_) => pages::error(lang, 400, t.bad_request, None),
+            Err(_) => pages::error(lang, 400, &t.bad_request, None),
         },
         "POST" => {
             if !binding::same_origin_post(req, &binding::own_origin(&gw.endpoints.issuer)) {
                 tracing::warn!("authorization form posted from another site refused");
-                return pages::error(lang, 403, t.cross_site, None);
+                return pages::error(lang, 403, &t.cross_site, None);
             }
             let parsed = req
                 .content_type
@@ -68,10 +68,10 @@ pub async fn handle(gw: &Gateway, req: &AuthRequest<'_>) -> Response {
                 .and_then(|_| form::parse(req.body).ok());
             match parsed {
                 Some(f) => submit(gw, req, lang, &f).await,
-                None => pages::error(lang, 400, t.bad_request, None),
+                None => pages::error(lang, 400, &t.bad_request, None),
             }
         }
-        _ => pages::error(lang, 405, t.bad_request, None).header("Allow", "GET, POST"),
+        _ => pages::error(lang, 405, &t.bad_request, None).header("Allow", "GET, POST"),
     }
 }
 
@@ -135,16 +135,16 @@ fn checked<'f>(
 ) -> Result<(FormIds<'f>, Arc<Pending>, Arc<App>), Response> {
     let t = lang.text();
     let Some(id) = form.get("req") else {
-        return Err(pages::error(lang, 400, t.bad_request, None));
+        return Err(pages::error(lang, 400, &t.bad_request, None));
     };
     let Some(csrf) = form.get("csrf") else {
-        return Err(pages::error(lang, 403, t.forbidden, None));
+        return Err(pages::error(lang, 403, &t.forbidden, None));
     };
     let Some(pending) = gw.login.state.pending(id) else {
-        return Err(pages::error(lang, 400, t.expired, None));
+        return Err(pages::error(lang, 400, &t.expired, None));
     };
     if !same_secret(csrf, &pending.csrf) {
-        return Err(pages::error(lang, 403, t.forbidden, None));
+        return Err(pages::error(lang, 403, &t.forbidden, None));
     }
     if !gw
         .login
@@ -152,15 +152,15 @@ fn checked<'f>(
         .same_browser(&pending, binding::browser_cookies(req))
     {
         tracing::warn!(client_id = %pending.client_id, "authorization form posted from another browser refused");
-        return Err(pages::error(lang, 403, t.other_browser, None));
+        return Err(pages::error(lang, 403, &t.other_browser, None));
     }
     let reg = gw.directory.registry_full();
     match reg.app(&pending.client_id) {
         Some(app) if app.enabled && reg.settings.oauth_enabled => {
             Ok((FormIds { req: id, csrf }, pending, app.clone()))
         }
-        Some(_) => Err(pages::error(lang, 403, t.app_disabled, None)),
-        None => Err(pages::error(lang, 400, t.unknown_app, None)),
+        Some(_) => Err(pages::error(lang, 403, &t.app_disabled, None)),
+        None => Err(pages::error(lang, 400, &t.unknown_app, None)),
     }
 }
 
@@ -187,7 +187,7 @@ async fn submit(gw: &Gateway, req: &AuthRequest<'_>, lang: Lang, form: &Form) ->
             gw.login.state.finish(ids.req);
             deny_redirect(gw, &pending)
         }
-        _ => pages::error(lang, 400, lang.text().bad_request, None),
+        _ => pages::error(lang, 400, &lang.text().bad_request, None),
     }
 }
 
@@ -205,7 +205,7 @@ async fn login(
     let t = lang.text();
     if let Err(wait) = gw.login.throttle.check(username, req.peer) {
         tracing::warn!(user = username, "login throttled");
-        return pages::login(lang, app, ids, Some(t.throttled), 429)
+        return pages::login(lang, app, ids, Some(&t.throttled), 429)
             .header("Retry-After", wait.to_string());
     }
     let password = password.unwrap_or_default();
@@ -213,13 +213,13 @@ async fn login(
         Ok(ok) => ok,
         Err(e) => {
             tracing::error!(error = %e, "the CRM could not check a password");
-            return pages::error(lang, 503, t.server_error, None);
+            return pages::error(lang, 503, &t.server_error, None);
         }
     };
     if !ok {
         gw.login.throttle.failed(username, req.peer);
         tracing::info!(user = username, "login failed");
-        return pages::login(lang, app, ids, Some(t.bad_login), 401);
+        return pages::login(lang, app, ids, Some(&t.bad_login), 401);
     }
     gw.login.throttle.succeeded(username);
     let session = gw.login.state.login(username);
@@ -259,8 +259,8 @@ fn allowed(gw: &Gateway, app: &App, user: &str) -> Result<Arc<crate::users::User
 fn refusal(gw: &Gateway, lang: Lang, pending: &Pending, d: Denied) -> Response {
     let t = lang.text();
     let message = match d {
-        Denied::AdminUser => t.admin_refused,
-        _ => t.not_authorized,
+        Denied::AdminUser => &t.admin_refused,
+        _ => &t.not_authorized,
     };
     let back = deny_location(gw, pending);
     pages::error(lang, 403, message, Some(&back))
@@ -314,7 +314,7 @@ async fn allow(
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "cannot store an authorization code");
-            return pages::error(lang, 503, lang.text().server_error, None);
+            return pages::error(lang, 503, &lang.text().server_error, None);
         }
     };
     gw.login.state.finish(id);

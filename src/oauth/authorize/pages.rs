@@ -85,7 +85,7 @@ pub fn login(
     let t = lang.text();
     let sub = format!(
         "<p class=\"muted\">{} <strong>{}</strong></p>",
-        text(t.sign_in_to),
+        text(&t.sign_in_to),
         text(&app.name)
     );
     let error = error
@@ -96,14 +96,14 @@ pub fn login(
          <label for=\"username\">{}</label><input id=\"username\" name=\"username\" type=\"text\" autocomplete=\"username\" required autofocus>\
          <label for=\"password\">{}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
          <button type=\"submit\">{}</button></form>",
-        app_header(app, t.sign_in_title, &sub),
+        app_header(app, &t.sign_in_title, &sub),
         paths::AUTHORIZE,
         hidden(ids),
-        text(t.username),
-        text(t.password),
-        text(t.sign_in),
+        text(&t.username),
+        text(&t.password),
+        text(&t.sign_in),
     );
-    page(lang, t.sign_in_title, &body, status, None)
+    page(lang, &t.sign_in_title, &body, status, None)
 }
 
 /// What the consent screen shows about the request.
@@ -127,7 +127,7 @@ pub fn consent(lang: Lang, app: &App, ids: &FormIds<'_>, view: &ConsentView<'_>)
         format!("<p class=\"desc\">{}</p>", text(&app.description))
     };
     let offline = if view.offline {
-        format!("<li>{}</li>", text(t.offline))
+        format!("<li>{}</li>", text(&t.offline))
     } else {
         String::new()
     };
@@ -139,18 +139,18 @@ pub fn consent(lang: Lang, app: &App, ids: &FormIds<'_>, view: &ConsentView<'_>)
          <button type=\"submit\" name=\"decision\" value=\"allow\">{}</button></div></form>",
         app_header(app, &app.name, &desc),
         text(&app.name),
-        text(t.wants_to),
+        text(&t.wants_to),
         text(view.scope_words),
-        text(t.signed_in_as),
+        text(&t.signed_in_as),
         text(view.user),
         paths::AUTHORIZE,
         hidden(ids),
-        text(t.deny),
-        text(t.allow),
+        text(&t.deny),
+        text(&t.allow),
     );
     page(
         lang,
-        t.consent_title,
+        &t.consent_title,
         &body,
         200,
         Some(view.redirect_origin),
@@ -165,14 +165,14 @@ pub fn error(lang: Lang, status: u16, message: &str, back: Option<&str>) -> Resp
             format!(
                 "<p><a href=\"{}\">{}</a></p>",
                 attr(href),
-                text(t.back_to_app)
+                text(&t.back_to_app)
             )
         })
         .unwrap_or_default();
     let body = format!(
         "<h1>{}</h1><p class=\"error\" role=\"alert\">{}</p>{link}",
-        text(t.error_title),
+        text(&t.error_title),
         text(message)
     );
-    page(lang, t.error_title, &body, status, None)
+    page(lang, &t.error_title, &body, status, None)
 }

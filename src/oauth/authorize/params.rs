@@ -41,26 +41,26 @@ pub enum Invalid {
 pub fn client_and_redirect(
     reg: &Registry,
     form: &Form,
-    t: &Text,
+    t: &'static Text,
 ) -> Result<(Arc<App>, String), Invalid> {
     let page = |status, message| Invalid::Page { status, message };
     let app = form
         .get("client_id")
         .and_then(|id| reg.app(id))
-        .ok_or(page(400, t.unknown_app))?;
+        .ok_or(page(400, &t.unknown_app))?;
     let redirect_uri = match form.get("redirect_uri") {
         Some(uri) if app.accepts_redirect(uri) => uri.to_string(),
-        Some(_) => return Err(page(400, t.bad_redirect)),
+        Some(_) => return Err(page(400, &t.bad_redirect)),
         None => match app.redirect_uris.as_slice() {
             [only] => only.clone(),
-            _ => return Err(page(400, t.bad_redirect)),
+            _ => return Err(page(400, &t.bad_redirect)),
         },
     };
     if !reg.settings.oauth_enabled {
-        return Err(page(403, t.oauth_disabled));
+        return Err(page(403, &t.oauth_disabled));
     }
     if !app.enabled {
-        return Err(page(403, t.app_disabled));
+        return Err(page(403, &t.app_disabled));
     }
     Ok((app.clone(), redirect_uri))
 }
