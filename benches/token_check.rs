@@ -55,10 +55,16 @@ fn benches(c: &mut Criterion) {
         b.iter(|| keys.tokens.hash(token.as_bytes()))
     });
     c.bench_function("token_check_cache_hit", |b| {
-        b.iter(|| cached.lookup(&token, TokenKind::Access).expect("lookup"))
+        b.iter(|| {
+            rt.block_on(cached.lookup(&token, TokenKind::Access))
+                .expect("lookup")
+        })
     });
     c.bench_function("token_check_cache_miss_sled", |b| {
-        b.iter(|| uncached.lookup(&token, TokenKind::Access).expect("lookup"))
+        b.iter(|| {
+            rt.block_on(uncached.lookup(&token, TokenKind::Access))
+                .expect("lookup")
+        })
     });
 }
 

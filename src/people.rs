@@ -7,13 +7,14 @@ use std::sync::Arc;
 use crate::access::UserSource;
 use crate::gateway::Gateway;
 use crate::token::grants::GrantRecord;
-use crate::token::record::FamilyId;
+use crate::token::record::{FamilyId, TokenRecord};
 use crate::users::{User, Users};
 
-/// Users as tokens see them (see [`Gateway::token_users`]).
+/// Users as tokens see them (see [`Gateway::token_users`]): the users file, and the user the
+/// token's grant describes (read from the store beforehand).
 pub struct TokenUsers<'a> {
-    gw: &'a Gateway,
     local: &'a Users,
+    from_grant: Option<Arc<User>>,
 }
 
 impl UserSource for TokenUsers<'_> {
@@ -21,15 +22,8 @@ impl UserSource for TokenUsers<'_> {
         if let Some(u) = self.local.get(name) {
             return Some(u.clone());
         }
-        let family = family?;
-        self.gw.upstream.as_ref()?;
-        if let Some(u) = self.gw.grant_users.get(family) {
-            return Some(u);
-        }
-        let grant = self.gw.tokens.grant(family).ok()??;
-        let user = self.gw.user_from_grant(&grant)?;
-        self.gw.grant_users.insert(*family, user.clone());
-        Some(user)
+        family?;
+        self.from_grant.clone().filter(|u| u.username == name)
     }
 }
 
@@ -45,9 +39,37 @@ impl Gateway {
         self.upstream.is_some() && self.directory.users().get(name).is_none()
     }
 
-    /// The user source for resolving tokens, over the current users file.
-    pub fn token_users<'a>(&'a self, local: &'a Users) -> TokenUsers<'a> {
-        TokenUsers { gw: self, local }
+    /// The user source for resolving a token over the current users file; `from_grant` is
+    /// [`Self::grant_user_of`] the token.
+    pub fn token_users<'a>(
+        &self,
+        local: &'a Users,
+        from_grant: Option<Arc<User>>,
+    ) -> TokenUsers<'a> {
+        TokenUsers { local, from_grant }
+    }
+
+    /// The user `rec`'s grant describes, for users the users file does not list.
+    pub async fn grant_user_of(&self, rec: &TokenRecord) -> Option<Arc<User>> {
+        let (Some(name), Some(family)) = (&rec.user, &rec.family) else {
+            return None;
+        };
+        if self.directory.users().get(name).is_some() {
+            return None;
+        }
+        self.grant_user(family).await
+    }
+
+    /// The user of an upstream grant, from the cache or opened from the store.
+    async fn grant_user(&self, family: &FamilyId) -> Option<Arc<User>> {
+        self.upstream.as_ref()?;
+        if let Some(u) = self.grant_users.get(family) {
+            return Some(u);
+        }
+        let grant = self.tokens.grant(family).await.ok()??;
+        let user = self.user_from_grant(&grant)?;
+        self.grant_users.insert(*family, user.clone());
+        Some(user)
     }
 
     /// The user a grant's snapshot describes, with the access key unsealed.

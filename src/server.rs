@@ -19,8 +19,7 @@ use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::proxy::GatewayProxy;
 use crate::registry::live::Directory;
-use crate::store::StoreError;
-use crate::store::sled_store::SledStore;
+use crate::store::TokenStore;
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +37,7 @@ pub struct Built {
     server: Server,
     /// The shared state (tests inspect it; `run` flushes its store at exit).
     pub gateway: Arc<Gateway>,
-    store: Arc<SledStore>,
+    store: Arc<dyn TokenStore>,
 }
 
 /// Assembles the gateway for `config`, using `clock` for every expiry decision.
@@ -61,7 +60,8 @@ pub fn build(config: Config, clock: SharedClock) -> Result<Built, StartError> {
         keys.secrets.clone(),
         users_required,
     )?;
-    let store = Arc::new(open_store(&data_dir.join("store"), key_existed)?);
+    let store = crate::store::open::open(config.store.backend, data_dir, key_existed)
+        .map_err(|e| StartError::Other(e.to_string()))?;
     let metrics = Arc::new(Metrics::new().map_err(|e| StartError::Other(e.to_string()))?);
     let gw = Arc::new(Gateway::new(
         config.clone(),
@@ -107,42 +107,10 @@ impl Built {
         self.server.run(RunArgs {
             shutdown_signal: shutdown,
         });
-        if let Err(e) = self.store.flush_now() {
+        if let Err(e) = self.store.close() {
             tracing::error!(error = %e, "final flush failed");
         }
     }
-}
-
-/// Opens the store. A data dir that already had its key must already have its store: starting
-/// with an empty one would forget which assertion ids and codes were used.
-fn open_store(dir: &std::path::Path, key_existed: bool) -> Result<SledStore, StartError> {
-    let lost = |what: &str| {
-        StartError::Other(format!(
-            "{}: {what}, but {} exists: refusing to start with an empty token store. Restore the \
-             store from a backup, or remove the whole data dir to start over (every token is then \
-             invalid).",
-            dir.display(),
-            crate::keys::MASTER_KEY_FILE
-        ))
-    };
-    if key_existed && !dir.exists() {
-        return Err(lost("the token store is missing"));
-    }
-    let store = SledStore::open_checked(dir, key_existed).map_err(|e| {
-        let advice = match e {
-            StoreError::Damaged(_) => {
-                "Restore the whole store folder from a backup taken while the gateway was \
-                 stopped, or remove the whole data dir to start over (every token is then \
-                 invalid)."
-            }
-            _ => "Fix the disk problem (space, permissions, I/O errors) and start again.",
-        };
-        StartError::Other(format!("{e}: refusing to start. {advice}"))
-    })?;
-    if key_existed && store.created() {
-        return Err(lost("the token store was empty"));
-    }
-    Ok(store)
 }
 
 fn server_conf(config: &Config) -> ServerConf {
@@ -202,15 +170,15 @@ const CENSUS_PERIOD: u64 = 600;
 impl Sweeper {
     async fn census(&self) {
         let gw = self.0.clone();
-        match tokio::task::spawn_blocking(move || gw.tokens.census()).await {
+        match tokio::spawn(async move { gw.tokens.census().await }).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "token census failed"),
             Err(e) => tracing::error!(error = %e, "token census task failed"),
         }
     }
 
-    fn purge(&self) {
-        match self.0.tokens.purge_expired() {
+    async fn purge(&self) {
+        match self.0.tokens.purge_expired().await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(purged = n, "expired records purged"),
             Err(e) => tracing::error!(error = %e, "purge failed"),
@@ -229,7 +197,7 @@ impl BackgroundService for Sweeper {
         loop {
             tokio::select! {
                 _ = shutdown.changed() => return,
-                _ = purge.tick() => self.purge(),
+                _ = purge.tick() => self.purge().await,
                 _ = census.tick() => self.census().await,
             }
         }

@@ -10,7 +10,6 @@ use super::{ApiError, ApiRequest, ApiResult, Caller, method_not_allowed};
 use crate::gateway::Gateway;
 use crate::registry::{App, ClientType};
 use crate::response::Response;
-use crate::store::Space;
 
 fn bound_to<'a>(app: &'a App, user: &str) -> Option<&'a App> {
     (app.client_type == ClientType::ServiceAccount && app.user.as_deref() == Some(user))
@@ -29,7 +28,7 @@ pub async fn route(
     rest: &[&str],
 ) -> ApiResult {
     match (req.method, rest) {
-        ("GET", ["apps"]) => list(gw, caller),
+        ("GET", ["apps"]) => list(gw, caller).await,
         ("POST", ["apps", id, "revoke"]) => {
             let version = gw.directory.check_version(req.if_match)?;
             revoke(gw, caller, id)
@@ -57,15 +56,15 @@ pub async fn route(
 }
 
 /// Live grants of the caller by client: (grants, first authorized at, scope).
-fn authorized(gw: &Gateway, user: &str) -> Result<BTreeMap<String, (u64, u64, String)>, ApiError> {
+async fn authorized(
+    gw: &Gateway,
+    user: &str,
+) -> Result<BTreeMap<String, (u64, u64, String)>, ApiError> {
     let mut by_client: BTreeMap<String, (u64, u64, String)> = BTreeMap::new();
-    for (family, grant) in gw.tokens.grants_of(user).map_err(ApiError::unavailable)? {
-        let live = gw
-            .tokens
-            .store()
-            .scan(Space::Family, &family, 1)
-            .map_err(ApiError::unavailable)?;
-        if live.is_empty() {
+    let grants = gw.tokens.grants_of(user).await;
+    for (family, grant) in grants.map_err(ApiError::unavailable)? {
+        let live = gw.tokens.has_tokens(&family).await;
+        if !live.map_err(ApiError::unavailable)? {
             continue;
         }
         let e = by_client
@@ -78,7 +77,7 @@ fn authorized(gw: &Gateway, user: &str) -> Result<BTreeMap<String, (u64, u64, St
     Ok(by_client)
 }
 
-fn list(gw: &Gateway, caller: &Caller) -> ApiResult {
+async fn list(gw: &Gateway, caller: &Caller) -> ApiResult {
     let reg = gw.directory.registry_full();
     let me = &caller.user.username;
     let show_secrets = may_manage_secret(gw, caller);
@@ -95,7 +94,8 @@ fn list(gw: &Gateway, caller: &Caller) -> ApiResult {
             v
         })
         .collect();
-    let authorized: Vec<Value> = authorized(gw, me)?
+    let authorized: Vec<Value> = authorized(gw, me)
+        .await?
         .into_iter()
         .filter_map(|(id, (grants, at, scope))| {
             let mut v = app_json(gw, reg.app(&id)?);
@@ -118,7 +118,7 @@ fn list(gw: &Gateway, caller: &Caller) -> ApiResult {
 async fn revoke(gw: &Gateway, caller: &Caller, id: &str) -> ApiResult {
     let me = &caller.user.username;
     let reg = gw.directory.registry_full();
-    let revoked = if authorized(gw, me)?.contains_key(id) {
+    let revoked = if authorized(gw, me).await?.contains_key(id) {
         gw.tokens.revoke_user_app(me, id).await
     } else if reg.app(id).and_then(|a| bound_to(a, me)).is_some() {
         gw.tokens.revoke_client(id).await

@@ -260,4 +260,5 @@ impl Default for LoginFile {
 /// The sections `crmgate.toml` may hold.
 pub const SECTIONS: &[&str] = &[
     "server", "upstream", "registry", "users", "tokens", "proxy", "limits", "logging", "login",
+    "store",
 ];

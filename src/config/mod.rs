@@ -4,6 +4,7 @@
 mod file;
 pub mod problems;
 pub mod secret;
+pub mod store;
 pub mod tls;
 pub mod toml_doc;
 
@@ -46,6 +47,8 @@ pub struct Config {
     pub logging: LoggingConfig,
     /// Login page sessions and throttling.
     pub login: LoginSettings,
+    /// The token store backend.
+    pub store: store::StoreConfig,
     /// Things worth telling the operator that do not stop the gateway.
     pub warnings: Vec<String>,
 }
@@ -160,19 +163,21 @@ pub fn parse(path: &Path, raw: &str) -> Result<Config, Problems> {
     let limits: Option<LimitsFile> = doc.section("limits", &mut p);
     let logging: Option<LoggingFile> = doc.section("logging", &mut p);
     let login: Option<LoginFile> = doc.section("login", &mut p);
+    let store: Option<store::StoreFile> = doc.section("store", &mut p);
     let mut warnings = Vec::new();
     let server = server.and_then(|s| validate_server(&doc, s, &base, &mut p, &mut warnings));
     let upstream = upstream.and_then(|u| validate_upstream(&doc, u, &mut p));
     let users = users.and_then(|u| validate_users(&doc, u, &base, &mut p));
     let tokens = tokens.and_then(|t| validate_tokens(&doc, t, &mut p));
     let proxy = proxy.and_then(|x| validate_proxy(&doc, x, &mut p));
+    let store = store.and_then(|s| store::validate(&doc, s, &mut p));
     let (Some(server), Some(upstream), Some(registry), Some(users)) =
         (server, upstream, registry, users)
     else {
         return Err(p);
     };
-    let (Some(tokens), Some(proxy), Some(limits), Some(logging), Some(login)) =
-        (tokens, proxy, limits, logging, login)
+    let (Some(tokens), Some(proxy), Some(limits), Some(logging), Some(login), Some(store)) =
+        (tokens, proxy, limits, logging, login, store)
     else {
         return Err(p);
     };
@@ -187,6 +192,7 @@ pub fn parse(path: &Path, raw: &str) -> Result<Config, Problems> {
         limits,
         logging,
         login,
+        store,
         warnings,
     };
     p.into_result(config)

@@ -30,15 +30,21 @@ async fn run(gw: &Gateway, req: &OAuthRequest<'_>) -> Result<Response, OAuthErro
     let Some(kind) = record::kind_of(token) else {
         return Ok(inactive);
     };
-    let Some(rec) = gw.tokens.lookup(token, kind).map_err(OAuthError::server)? else {
+    let Some(rec) = gw
+        .tokens
+        .lookup(token, kind)
+        .await
+        .map_err(OAuthError::server)?
+    else {
         return Ok(inactive);
     };
     if rec.client_id != app.client_id {
         return Ok(inactive);
     }
+    let from_grant = gw.grant_user_of(&rec).await;
     let reg = gw.directory.registry();
     let users = gw.directory.users();
-    let Ok(grant) = access::resolve(&rec, &reg, &gw.token_users(&users)) else {
+    let Ok(grant) = access::resolve(&rec, &reg, &gw.token_users(&users, from_grant)) else {
         return Ok(inactive);
     };
     let mut body = json!({

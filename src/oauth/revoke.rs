@@ -24,7 +24,7 @@ async fn run(gw: &Gateway, req: &OAuthRequest<'_>) -> Result<Response, OAuthErro
     // RFC 7009 §2.1: an unknown or invalid token_type_hint is ignored; we look the token up by
     // its own prefix anyway.
     let unavailable = |e| OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again").detail(e);
-    let Some(record) = gw.tokens.peek(token).map_err(unavailable)? else {
+    let Some(record) = gw.tokens.peek(token).await.map_err(unavailable)? else {
         return Ok(Response::empty(200).no_store());
     };
     if record.client_id != app.client_id {

@@ -122,7 +122,7 @@ pub fn non_canonical() -> Refusal {
 }
 
 /// Decides whether `req` (a protected path naming `op`) may go upstream.
-pub fn authorize(
+pub async fn authorize(
     gw: &Gateway,
     req: &RequestHeader,
     op: Option<String>,
@@ -157,7 +157,7 @@ pub fn authorize(
         }
     };
     let invalid = |reason| refuse(401, "invalid_token", "the access token is invalid", reason);
-    let record = match gw.tokens.check(token, TokenKind::Access) {
+    let record = match gw.tokens.check(token, TokenKind::Access).await {
         Ok(Presented::Live(r)) => r,
         Ok(Presented::Expired) => {
             let r = refuse(
@@ -180,10 +180,11 @@ pub fn authorize(
             return Err(Box::new(r));
         }
     };
+    let from_grant = gw.grant_user_of(&record).await;
     let grant = {
         let reg = gw.directory.registry();
         let users = gw.directory.users();
-        access::resolve(&record, &reg, &gw.token_users(&users))
+        access::resolve(&record, &reg, &gw.token_users(&users, from_grant))
     };
     let grant = grant.map_err(|d| {
         Box::new(Refusal {

@@ -219,9 +219,10 @@ impl ProxyHttp for GatewayProxy {
                 return Ok(false);
             }
             Route::NonCanonical => Err(Box::new(authorize::non_canonical())),
-            Route::Protected { op } => framing::check_protected(session.req_header())
-                .map_err(|problem| Box::new(problem.into()))
-                .and_then(|()| authorize::authorize(&self.gw, session.req_header(), op)),
+            Route::Protected { op } => match framing::check_protected(session.req_header()) {
+                Err(problem) => Err(Box::new(problem.into())),
+                Ok(()) => authorize::authorize(&self.gw, session.req_header(), op).await,
+            },
         };
         match decided {
             Ok(permit) => {

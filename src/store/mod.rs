@@ -2,15 +2,21 @@
 //! batches that are on disk before they are acknowledged. Everything stored expires, and the
 //! backend purges what has expired.
 //!
-//! The sled backend is [`sled_store::SledStore`]. It verifies the store when it opens (every
-//! record read, sled panics caught, the commit sequence checked against [`seal`]) and stops
-//! serving after a failed flush; docs/durability.md has what the crash, corruption and disk
-//! fault tests found. [`cache::TokenCache`] sits in front of any backend. A backend shared by
-//! several gateway nodes must implement [`TokenStore::commit`] atomically across nodes and tell
-//! every node's cache about removed tokens ([`cache::TokenCache::invalidate`]).
+//! [`schema`] owns the key spaces and every key. [`memory::MemoryStore`] is the reference
+//! backend (not durable: for tests); [`sled_store::SledStore`] is the durable one. It verifies
+//! the store when it opens (every record read, sled panics caught, the commit sequence checked
+//! against [`seal`]) and stops serving after a failed flush; docs/durability.md has what the
+//! crash, corruption and disk fault tests found. Every backend passes the suite in `contract`.
+//! [`open`] picks the backend `[store] backend` names. A backend shared by several gateway
+//! nodes must implement [`TokenStore::commit`] atomically across nodes and tell every node's
+//! token cache about removed tokens (`crate::token::cache::TokenCache::invalidate`).
 
-pub mod cache;
+#[cfg(test)]
+mod contract;
 pub mod flusher;
+pub mod memory;
+pub mod open;
+pub mod schema;
 pub mod seal;
 mod sled_open;
 pub mod sled_store;
@@ -36,42 +42,7 @@ pub enum StoreError {
     Damaged(String),
 }
 
-/// The key spaces of the store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Space {
-    /// Token records by keyed hash of the token.
-    Token,
-    /// Single-use client assertion ids.
-    Once,
-    /// Authorization codes by keyed hash of the code.
-    Code,
-    /// Grants (one per authorization) by family id.
-    Grant,
-    /// Family id + token hash: the tokens of each grant.
-    Family,
-    /// Username, client id and family id: the grants of each user.
-    UserGrant,
-    /// Client id and token hash → expiry and kind: the tokens of each client.
-    ClientToken,
-    /// Client id and family id: the grants of each client.
-    ClientGrant,
-}
-
-impl Space {
-    /// The byte that prefixes keys of this space.
-    pub fn tag(self) -> u8 {
-        match self {
-            Space::Token => b't',
-            Space::Once => b'j',
-            Space::Code => b'c',
-            Space::Grant => b'g',
-            Space::Family => b'f',
-            Space::UserGrant => b'u',
-            Space::ClientToken => b'k',
-            Space::ClientGrant => b'a',
-        }
-    }
-}
+pub use schema::Space;
 
 /// One write of an atomic batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,20 +85,26 @@ pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 #[async_trait]
 pub trait TokenStore: Send + Sync + 'static {
     /// The value under `key`, if present (expired values may linger until purged).
-    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    async fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
 
-    /// Up to `limit` keys (without the space) and values whose key starts with `prefix`.
-    fn scan(&self, space: Space, prefix: &[u8], limit: usize) -> Result<Entries, StoreError>;
+    /// Up to `limit` keys (without the space) and values whose key starts with `prefix`, in
+    /// key order.
+    async fn scan(&self, space: Space, prefix: &[u8], limit: usize) -> Result<Entries, StoreError>;
 
     /// Applies `writes` atomically if every expectation holds, durably before returning
     /// `Ok(true)`; `Ok(false)` (nothing written) when one does not hold.
     async fn commit(&self, expect: Vec<Expect>, writes: Vec<Write>) -> Result<bool, StoreError>;
 
     /// Deletes every value that expired before `now`; returns how many.
-    fn purge_expired(&self, now: UnixTime) -> Result<usize, StoreError>;
+    async fn purge_expired(&self, now: UnixTime) -> Result<usize, StoreError>;
 
     /// False once the store can no longer make writes durable (until the gateway restarts).
     fn healthy(&self) -> bool {
         true
+    }
+
+    /// Makes everything written so far durable, blocking (called once at shutdown).
+    fn close(&self) -> Result<(), StoreError> {
+        Ok(())
     }
 }

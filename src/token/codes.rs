@@ -12,7 +12,7 @@ use super::grants::GrantRecord;
 use super::record::{self, FamilyId, TokenRecord};
 use super::service::TokenService;
 use crate::clock::UnixTime;
-use crate::store::{Expect, Space, StoreError, Write};
+use crate::store::{Expect, Space, StoreError, Write, schema};
 use crate::token::scope::Scope;
 
 /// Prefix of authorization codes.
@@ -86,7 +86,7 @@ impl TokenService {
         let code = format!("{CODE_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
         let put = Write::Put {
             space: Space::Code,
-            key: self.key(&code).0.to_vec(),
+            key: schema::hashed(&self.key(&code)),
             value: record::encode(rec),
             expires_at: rec.expires_at + REPLAY_MEMORY,
         };
@@ -95,11 +95,12 @@ impl TokenService {
     }
 
     /// The stored code, used or not.
-    pub fn code(&self, code: &str) -> Result<Option<StoredCode>, StoreError> {
+    pub async fn code(&self, code: &str) -> Result<Option<StoredCode>, StoreError> {
         if !is_code(code) {
             return Ok(None);
         }
-        let Some(raw) = self.store().get(Space::Code, &self.key(code).0)? else {
+        let key = schema::hashed(&self.key(code));
+        let Some(raw) = self.store().get(Space::Code, &key).await? else {
             return Ok(None);
         };
         Ok(Some(StoredCode {
@@ -121,7 +122,7 @@ impl TokenService {
         if stored.record.used {
             return Ok(Redeemed::Spent);
         }
-        let key = self.key(code).0.to_vec();
+        let key = schema::hashed(&self.key(code));
         let expect = Expect {
             space: Space::Code,
             key: key.clone(),

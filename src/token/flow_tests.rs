@@ -73,7 +73,7 @@ fn grant() -> GrantRecord {
 }
 
 async fn redeem(svc: &TokenService, code: &str) -> Option<(String, String)> {
-    let stored = svc.code(code).unwrap()?;
+    let stored = svc.code(code).await.unwrap()?;
     let family = stored.record.family;
     let access = token(TokenKind::Access, family, 3600);
     let refresh = token(TokenKind::Refresh, family, 86400);
@@ -116,7 +116,7 @@ async fn twenty_parallel_redemptions_give_one_success() {
         wins += usize::from(t.await.unwrap().is_some());
     }
     assert_eq!(wins, 1);
-    assert!(svc.code(&code).unwrap().unwrap().record.used);
+    assert!(svc.code(&code).await.unwrap().unwrap().record.used);
 }
 
 #[tokio::test]
@@ -127,7 +127,7 @@ async fn rotation_then_reuse_revokes_the_family() {
     let family = new_family();
     let code = svc.issue_code(&code_record(family)).await.unwrap();
     let (access1, refresh1) = redeem(&svc, &code).await.unwrap();
-    assert_eq!(svc.grants_of("aldo").unwrap().len(), 1);
+    assert_eq!(svc.grants_of("aldo").await.unwrap().len(), 1);
     clock.advance(10);
     let Refreshed::Issued {
         access: access2,
@@ -137,9 +137,17 @@ async fn rotation_then_reuse_revokes_the_family() {
     else {
         panic!("first refresh failed");
     };
-    assert!(svc.lookup(&access2, TokenKind::Access).unwrap().is_some());
     assert!(
-        svc.lookup(&access1, TokenKind::Access).unwrap().is_some(),
+        svc.lookup(&access2, TokenKind::Access)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        svc.lookup(&access1, TokenKind::Access)
+            .await
+            .unwrap()
+            .is_some(),
         "old access token lives on"
     );
     assert!(matches!(
@@ -148,7 +156,7 @@ async fn rotation_then_reuse_revokes_the_family() {
     ));
     for t in [&access1, &access2] {
         assert!(
-            svc.lookup(t, TokenKind::Access).unwrap().is_none(),
+            svc.lookup(t, TokenKind::Access).await.unwrap().is_none(),
             "family not revoked"
         );
     }
@@ -156,7 +164,7 @@ async fn rotation_then_reuse_revokes_the_family() {
         svc.refresh(&refresh_req(&refresh2, 0)).await.unwrap(),
         Refreshed::Invalid(_)
     ));
-    assert!(svc.grants_of("aldo").unwrap().is_empty());
+    assert!(svc.grants_of("aldo").await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -183,10 +191,16 @@ async fn within_the_grace_period_a_retry_replaces_the_lost_tokens() {
     };
     assert!(
         svc.lookup(&lost_access, TokenKind::Access)
+            .await
             .unwrap()
             .is_none()
     );
-    assert!(svc.lookup(&access, TokenKind::Access).unwrap().is_some());
+    assert!(
+        svc.lookup(&access, TokenKind::Access)
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert!(matches!(
         svc.refresh(&refresh_req(&lost_refresh, 30)).await.unwrap(),
         Refreshed::Invalid(_)
@@ -196,7 +210,12 @@ async fn within_the_grace_period_a_retry_replaces_the_lost_tokens() {
         svc.refresh(&refresh_req(&refresh1, 30)).await.unwrap(),
         Refreshed::Reused
     ));
-    assert!(svc.lookup(&access, TokenKind::Access).unwrap().is_none());
+    assert!(
+        svc.lookup(&access, TokenKind::Access)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(matches!(
         svc.refresh(&refresh_req(&refresh, 30)).await.unwrap(),
         Refreshed::Invalid(_)
@@ -223,10 +242,10 @@ async fn parallel_refreshes_of_one_token_let_at_most_one_through() {
         }
     }
     assert!(issued.len() <= 1, "{} refreshes succeeded", issued.len());
-    let live = issued
-        .iter()
-        .filter(|a| svc.lookup(a, TokenKind::Access).unwrap().is_some())
-        .count();
+    let mut live = 0;
+    for a in &issued {
+        live += usize::from(svc.lookup(a, TokenKind::Access).await.unwrap().is_some());
+    }
     assert_eq!(live, 0, "a racing reuse must revoke the family");
 }
 
@@ -238,7 +257,7 @@ async fn narrower_scope_is_allowed_and_wider_refused() {
     let mut rec = code_record(new_family());
     rec.scope = Scope::READ;
     let code = svc.issue_code(&rec).await.unwrap();
-    let stored = svc.code(&code).unwrap().unwrap();
+    let stored = svc.code(&code).await.unwrap().unwrap();
     let family = stored.record.family;
     let mut refresh = token(TokenKind::Refresh, family, 86400);
     refresh.scope = Some(Scope::READ);

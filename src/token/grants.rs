@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::record::{self, FamilyId};
 use super::service::TokenService;
 use crate::clock::UnixTime;
-use crate::store::{Space, StoreError, Write};
+use crate::store::{Space, StoreError, Write, schema};
 use crate::token::scope::Scope;
 
 /// Most grants listed for one user.
@@ -34,40 +34,24 @@ pub struct GrantRecord {
 }
 
 impl GrantRecord {
-    /// Key of this grant in the per-user index: user, client and family.
-    pub fn user_key(&self, family: &FamilyId) -> Vec<u8> {
-        let mut k = user_prefix(&self.user);
-        k.extend_from_slice(self.client_id.as_bytes());
-        k.push(0);
-        k.extend_from_slice(family);
-        k
-    }
-
-    /// Key of this grant in the per-client index: client and family.
-    pub fn client_key(&self, family: &FamilyId) -> Vec<u8> {
-        let mut k = super::service::client_prefix(&self.client_id);
-        k.extend_from_slice(family);
-        k
-    }
-
     /// The writes that store (or extend) this grant until `expires_at`.
     pub fn writes(&self, family: &FamilyId, expires_at: UnixTime) -> Vec<Write> {
         vec![
             Write::Put {
                 space: Space::Grant,
-                key: family.to_vec(),
+                key: schema::family(family),
                 value: record::encode(self),
                 expires_at,
             },
             Write::Put {
                 space: Space::UserGrant,
-                key: self.user_key(family),
+                key: schema::user_grant(&self.user, &self.client_id, family),
                 value: Vec::new(),
                 expires_at,
             },
             Write::Put {
                 space: Space::ClientGrant,
-                key: self.client_key(family),
+                key: schema::client_grant(&self.client_id, family),
                 value: Vec::new(),
                 expires_at,
             },
@@ -75,38 +59,38 @@ impl GrantRecord {
     }
 }
 
-fn user_prefix(user: &str) -> Vec<u8> {
-    let mut k = user.as_bytes().to_vec();
-    k.push(0);
-    k
-}
-
 impl TokenService {
     /// The grants `user` has given, with their family ids.
-    pub fn grants_of(&self, user: &str) -> Result<Vec<(FamilyId, GrantRecord)>, StoreError> {
+    pub async fn grants_of(&self, user: &str) -> Result<Vec<(FamilyId, GrantRecord)>, StoreError> {
         let mut out = Vec::new();
-        for (key, _) in self
+        let entries = self
             .store()
-            .scan(Space::UserGrant, &user_prefix(user), USER_SCAN_LIMIT)?
-        {
-            let Some(family) = key
-                .len()
-                .checked_sub(16)
-                .and_then(|at| key[at..].try_into().ok())
-            else {
+            .scan(Space::UserGrant, &schema::user(user), USER_SCAN_LIMIT)
+            .await?;
+        for (key, _) in entries {
+            let Some(family) = schema::family_of_key(&key) else {
                 continue;
             };
-            if let Some(grant) = self.grant(&family)? {
+            if let Some(grant) = self.grant(&family).await? {
                 out.push((family, grant));
             }
         }
         Ok(out)
     }
 
+    /// True while the grant `family` still holds a token.
+    pub async fn has_tokens(&self, family: &FamilyId) -> Result<bool, StoreError> {
+        let live = self
+            .store()
+            .scan(Space::Family, &schema::family(family), 1)
+            .await?;
+        Ok(!live.is_empty())
+    }
+
     /// Revokes every grant `user` gave `client_id`, with all their tokens; returns how many tokens.
     pub async fn revoke_user_app(&self, user: &str, client_id: &str) -> Result<usize, StoreError> {
         let mut n = 0;
-        for (family, grant) in self.grants_of(user)? {
+        for (family, grant) in self.grants_of(user).await? {
             if grant.client_id == client_id {
                 n += self.revoke_family(&family).await?;
             }

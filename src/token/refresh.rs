@@ -4,9 +4,12 @@
 //! rotation are replaced. Each rotation is one atomic commit conditional on the token and grant
 //! being unchanged, so parallel refreshes of one token cannot both succeed.
 
-use super::record::{self, FamilyId, Rotation, TokenKind, TokenRecord};
+use super::grants::GrantRecord;
+use super::record::{self, FamilyId, Rotation, TokenKey, TokenKind, TokenRecord};
+use super::service::Minted;
 use super::service::TokenService;
-use crate::store::{Expect, Space, StoreError, Write};
+use crate::clock::UnixTime;
+use crate::store::{Expect, Space, StoreError, Write, schema};
 use crate::token::scope::Scope;
 
 /// What a refresh asks for.
@@ -60,7 +63,7 @@ impl TokenService {
     /// Exchanges a refresh token for new tokens.
     pub async fn refresh(&self, req: &RefreshRequest<'_>) -> Result<Refreshed, StoreError> {
         for _ in 0..3 {
-            let cur = match self.current(req)? {
+            let cur = match self.current(req).await? {
                 Ok(cur) => cur,
                 Err(outcome) => return Ok(outcome),
             };
@@ -76,7 +79,7 @@ impl TokenService {
                 let in_grace = req.grace > 0 && now <= rot.at + req.grace;
                 // A retry is only a retry while its successor is untouched; a used successor
                 // means two parties hold the grant.
-                if !in_grace || self.successor_unused(&rot)?.is_none() {
+                if !in_grace || self.successor_unused(&rot).await?.is_none() {
                     self.revoke_family(&cur.family).await?;
                     return Ok(Refreshed::Reused);
                 }
@@ -91,20 +94,25 @@ impl TokenService {
     }
 
     /// The stored bytes of the refresh token a rotation issued, if it still exists unrotated.
-    fn successor_unused(&self, rot: &Rotation) -> Result<Option<Vec<u8>>, StoreError> {
-        let Some(raw) = self.store().get(Space::Token, &rot.refresh.0)? else {
+    async fn successor_unused(&self, rot: &Rotation) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = schema::hashed(&rot.refresh);
+        let Some(raw) = self.store().get(Space::Token, &key).await? else {
             return Ok(None);
         };
         let successor: TokenRecord = record::decode(&raw)?;
         Ok(successor.rotated.is_none().then_some(raw))
     }
 
-    fn current(&self, req: &RefreshRequest<'_>) -> Result<Result<Current, Refreshed>, StoreError> {
+    async fn current(
+        &self,
+        req: &RefreshRequest<'_>,
+    ) -> Result<Result<Current, Refreshed>, StoreError> {
         let invalid = |why| Ok(Err(Refreshed::Invalid(why)));
         if record::kind_of(req.token) != Some(TokenKind::Refresh) {
             return invalid("not a refresh token");
         }
-        let Some(raw) = self.store().get(Space::Token, &self.key(req.token).0)? else {
+        let key = schema::hashed(&self.key(req.token));
+        let Some(raw) = self.store().get(Space::Token, &key).await? else {
             return invalid("unknown or revoked refresh token");
         };
         let record: TokenRecord = record::decode(&raw)?;
@@ -120,7 +128,8 @@ impl TokenService {
         let Some(family) = record.family else {
             return invalid("refresh token without a grant");
         };
-        let Some(grant_raw) = self.store().get(Space::Grant, &family)? else {
+        let grant_key = schema::family(&family);
+        let Some(grant_raw) = self.store().get(Space::Grant, &grant_key).await? else {
             return invalid("the grant was revoked");
         };
         Ok(Ok(Current {
@@ -131,6 +140,9 @@ impl TokenService {
         }))
     }
 
+    /// One rotation: the presented token marked rotated, the tokens of an earlier rotation
+    /// within the grace period replaced, the grant extended, new tokens stored; `None` when the
+    /// token, the grant or the replaced successor changed meanwhile.
     async fn rotate(
         &self,
         req: &RefreshRequest<'_>,
@@ -138,7 +150,56 @@ impl TokenService {
         scope: Scope,
     ) -> Result<Option<Refreshed>, StoreError> {
         let now = self.clock().now();
-        let base = TokenRecord {
+        let (access_record, access, refresh) = self.successors(req, cur, scope, now);
+        let mut writes = self.rotated_writes(req, cur, &access, &refresh, now)?;
+        writes.extend(access.writes);
+        writes.extend(refresh.writes);
+        let mut expect = vec![
+            Expect {
+                space: Space::Token,
+                key: schema::hashed(&self.key(req.token)),
+                value: Some(cur.raw.clone()),
+            },
+            Expect {
+                space: Space::Grant,
+                key: schema::family(&cur.family),
+                value: Some(cur.grant_raw.clone()),
+            },
+        ];
+        if let Some(rot) = &cur.record.rotated {
+            // The successor being replaced must still be unused when the commit lands.
+            let Some(successor) = self.successor_unused(rot).await? else {
+                return Ok(None);
+            };
+            expect.push(Expect {
+                space: Space::Token,
+                key: schema::hashed(&rot.refresh),
+                value: Some(successor),
+            });
+        }
+        if !self.store().commit(expect, writes).await? {
+            return Ok(None);
+        }
+        self.counted(&[&access_record]);
+        if let Some(r) = cur.record.rotated {
+            self.forget(&[r.refresh, r.access]);
+        }
+        Ok(Some(Refreshed::Issued {
+            access: access.token,
+            refresh: refresh.token,
+            scope,
+        }))
+    }
+
+    /// The new access token (its record too) and refresh token of a rotation.
+    fn successors(
+        &self,
+        req: &RefreshRequest<'_>,
+        cur: &Current,
+        scope: Scope,
+        now: UnixTime,
+    ) -> (TokenRecord, Minted, Minted) {
+        let access = TokenRecord {
             kind: TokenKind::Access,
             client_id: cur.record.client_id.clone(),
             user: cur.record.user.clone(),
@@ -148,14 +209,26 @@ impl TokenService {
             family: Some(cur.family),
             rotated: None,
         };
-        let next_refresh = TokenRecord {
+        let refresh = TokenRecord {
             kind: TokenKind::Refresh,
             scope: cur.record.scope,
             expires_at: now + req.refresh_ttl,
-            ..base.clone()
+            ..access.clone()
         };
-        let access = self.mint(&base);
-        let refresh = self.mint(&next_refresh);
+        let (a, r) = (self.mint(&access), self.mint(&refresh));
+        (access, a, r)
+    }
+
+    /// The writes of a rotation besides the new tokens: the presented token marked rotated,
+    /// the earlier successors deleted, the grant (with a fresh profile) extended.
+    fn rotated_writes(
+        &self,
+        req: &RefreshRequest<'_>,
+        cur: &Current,
+        access: &Minted,
+        refresh: &Minted,
+        now: UnixTime,
+    ) -> Result<Vec<Write>, StoreError> {
         let mut old = cur.record.clone();
         old.rotated = Some(Rotation {
             at: now,
@@ -164,73 +237,32 @@ impl TokenService {
         });
         let mut writes = vec![Write::Put {
             space: Space::Token,
-            key: self.key(req.token).0.to_vec(),
+            key: schema::hashed(&self.key(req.token)),
             value: record::encode(&old),
             expires_at: old.expires_at,
         }];
-        let replaced = cur
-            .record
-            .rotated
-            .map(|r| [r.refresh, r.access])
-            .unwrap_or_default();
-        for key in cur
+        let replaced: Vec<TokenKey> = cur
             .record
             .rotated
             .iter()
             .flat_map(|r| [r.refresh, r.access])
-        {
+            .collect();
+        for key in &replaced {
             writes.push(Write::Delete {
                 space: Space::Token,
-                key: key.0.to_vec(),
+                key: schema::hashed(key),
             });
-            let fk = super::service::family_key(&cur.family, &key);
             writes.push(Write::Delete {
                 space: Space::Family,
-                key: fk,
+                key: schema::family_token(&cur.family, key),
             });
         }
-        let mut grant: super::grants::GrantRecord = record::decode(&cur.grant_raw)?;
+        let mut grant: GrantRecord = record::decode(&cur.grant_raw)?;
         if let Some((admin, groups)) = &req.profile {
             grant.admin = *admin;
             grant.groups = groups.clone();
         }
         writes.extend(grant.writes(&cur.family, refresh.expires_at));
-        writes.extend(access.writes);
-        writes.extend(refresh.writes);
-        let mut expect = vec![
-            Expect {
-                space: Space::Token,
-                key: self.key(req.token).0.to_vec(),
-                value: Some(cur.raw.clone()),
-            },
-            Expect {
-                space: Space::Grant,
-                key: cur.family.to_vec(),
-                value: Some(cur.grant_raw.clone()),
-            },
-        ];
-        if let Some(rot) = &cur.record.rotated {
-            // The successor being replaced must still be unused when the commit lands.
-            let Some(successor) = self.successor_unused(rot)? else {
-                return Ok(None);
-            };
-            expect.push(Expect {
-                space: Space::Token,
-                key: rot.refresh.0.to_vec(),
-                value: Some(successor),
-            });
-        }
-        if !self.store().commit(expect, writes).await? {
-            return Ok(None);
-        }
-        self.counted(&[&base]);
-        if cur.record.rotated.is_some() {
-            self.forget(&replaced);
-        }
-        Ok(Some(Refreshed::Issued {
-            access: access.token,
-            refresh: refresh.token,
-            scope,
-        }))
+        Ok(writes)
     }
 }

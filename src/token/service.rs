@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
+use super::cache::TokenCache;
 use super::grants::GrantRecord;
 use super::record::{self, FamilyId, TokenKey, TokenKind, TokenRecord};
 use super::tally::Tally;
 use crate::clock::{SharedClock, UnixTime};
 use crate::keys::{Digest, KeyedHash};
 use crate::metrics::Metrics;
-use crate::store::cache::TokenCache;
+use crate::store::schema;
 use crate::store::{Space, StoreError, TokenStore, Write};
 
 /// Most tokens one grant can hold; rotation keeps the live ones to a handful.
@@ -46,27 +47,6 @@ pub struct TokenService {
     clock: SharedClock,
     metrics: Arc<Metrics>,
     tally: Tally,
-}
-
-/// `client_id` + NUL: the prefix of a client's index entries.
-pub fn client_prefix(client_id: &str) -> Vec<u8> {
-    let mut k = client_id.as_bytes().to_vec();
-    k.push(0);
-    k
-}
-
-/// The per-client index key of a token.
-pub fn client_key(client_id: &str, key: &TokenKey) -> Vec<u8> {
-    let mut k = client_prefix(client_id);
-    k.extend_from_slice(&key.0);
-    k
-}
-
-/// The family index key of a token.
-pub fn family_key(family: &FamilyId, key: &TokenKey) -> Vec<u8> {
-    let mut k = family.to_vec();
-    k.extend_from_slice(&key.0);
-    k
 }
 
 impl TokenService {
@@ -109,20 +89,21 @@ impl TokenService {
         self.hasher.hash(token.as_bytes())
     }
 
-    fn read(&self, key: &TokenKey) -> Result<Option<TokenRecord>, StoreError> {
+    async fn read(&self, key: &TokenKey) -> Result<Option<TokenRecord>, StoreError> {
         self.store
-            .get(Space::Token, &key.0)?
+            .get(Space::Token, &schema::hashed(key))
+            .await?
             .map(|b| record::decode(&b))
             .transpose()
     }
 
     /// The live record of `token` if it is a valid, unexpired token of `kind`.
-    pub fn lookup(
+    pub async fn lookup(
         &self,
         token: &str,
         kind: TokenKind,
     ) -> Result<Option<Arc<TokenRecord>>, StoreError> {
-        Ok(match self.check(token, kind)? {
+        Ok(match self.check(token, kind).await? {
             Presented::Live(rec) => Some(rec),
             Presented::Expired | Presented::Unknown => None,
         })
@@ -130,7 +111,7 @@ impl TokenService {
 
     /// What `token` is, as a token of `kind`: live, expired (while its record is kept), or
     /// unknown (never issued, revoked, purged, or of another kind).
-    pub fn check(&self, token: &str, kind: TokenKind) -> Result<Presented, StoreError> {
+    pub async fn check(&self, token: &str, kind: TokenKind) -> Result<Presented, StoreError> {
         if record::kind_of(token) != Some(kind) {
             return Ok(Presented::Unknown);
         }
@@ -144,7 +125,7 @@ impl TokenService {
             None => {
                 self.metrics.cache_misses.inc();
                 let epoch = self.cache.epoch();
-                let Some(rec) = self.read(&key)? else {
+                let Some(rec) = self.read(&key).await? else {
                     return Ok(Presented::Unknown);
                 };
                 let rec = Arc::new(rec);
@@ -164,11 +145,11 @@ impl TokenService {
     }
 
     /// The stored record of any token string, expired or not, without caching it.
-    pub fn peek(&self, token: &str) -> Result<Option<TokenRecord>, StoreError> {
+    pub async fn peek(&self, token: &str) -> Result<Option<TokenRecord>, StoreError> {
         if record::kind_of(token).is_none() {
             return Ok(None);
         }
-        self.read(&self.key(token))
+        self.read(&self.key(token)).await
     }
 
     /// Makes a token for `record` and the writes that would store it.
@@ -177,24 +158,22 @@ impl TokenService {
         let key = self.key(&token);
         let mut writes = vec![Write::Put {
             space: Space::Token,
-            key: key.0.to_vec(),
+            key: schema::hashed(&key),
             value: record::encode(record),
             expires_at: record.expires_at,
         }];
         if let Some(family) = &record.family {
             writes.push(Write::Put {
                 space: Space::Family,
-                key: family_key(family, &key),
+                key: schema::family_token(family, &key),
                 value: Vec::new(),
                 expires_at: record.expires_at,
             });
         }
-        let mut census = record.expires_at.to_be_bytes().to_vec();
-        census.push(u8::from(record.kind == TokenKind::Refresh));
         writes.push(Write::Put {
             space: Space::ClientToken,
-            key: client_key(&record.client_id, &key),
-            value: census,
+            key: schema::client_token(&record.client_id, &key),
+            value: schema::client_token_value(record.expires_at, record.kind == TokenKind::Refresh),
             expires_at: record.expires_at,
         });
         Minted {
@@ -216,7 +195,7 @@ impl TokenService {
     /// Revokes `token` durably; a refresh token takes its whole grant with it. Returns the
     /// record it had, if any.
     pub async fn revoke(&self, token: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let Some(rec) = self.peek(token)? else {
+        let Some(rec) = self.peek(token).await? else {
             // A concurrent revocation may have deleted it in memory and still be flushing:
             // wait for a flush, so this answer too is only given once the deletion is durable.
             self.settle().await?;
@@ -242,18 +221,16 @@ impl TokenService {
         for (key, rec) in &tokens {
             more.push(Write::Delete {
                 space: Space::Token,
-                key: key.0.to_vec(),
+                key: schema::hashed(key),
             });
-            let index = client_key(&rec.client_id, key);
             more.push(Write::Delete {
                 space: Space::ClientToken,
-                key: index,
+                key: schema::client_token(&rec.client_id, key),
             });
             if let Some(family) = &rec.family {
-                let fk = family_key(family, key);
                 more.push(Write::Delete {
                     space: Space::Family,
-                    key: fk,
+                    key: schema::family_token(family, key),
                 });
             }
         }
@@ -271,13 +248,13 @@ impl TokenService {
     }
 
     /// The stored records of `keys` that still exist.
-    fn records(
+    async fn records(
         &self,
-        keys: impl IntoIterator<Item = TokenKey>,
+        keys: Vec<TokenKey>,
     ) -> Result<Vec<(TokenKey, TokenRecord)>, StoreError> {
         let mut out = Vec::new();
         for key in keys {
-            if let Some(rec) = self.read(&key)? {
+            if let Some(rec) = self.read(&key).await? {
                 out.push((key, rec));
             }
         }
@@ -286,11 +263,15 @@ impl TokenService {
 
     /// Revokes every token of a grant and the grant itself, durably; returns how many tokens.
     pub async fn revoke_family(&self, family: &FamilyId) -> Result<usize, StoreError> {
-        let entries = self.store.scan(Space::Family, family, FAMILY_SCAN_LIMIT)?;
+        let entries = self
+            .store
+            .scan(Space::Family, &schema::family(family), FAMILY_SCAN_LIMIT)
+            .await?;
         let keys = entries
             .iter()
-            .filter_map(|(k, _)| k.get(16..48).and_then(|h| h.try_into().ok()).map(Digest));
-        let tokens = self.records(keys)?;
+            .filter_map(|(k, _)| schema::token_of_family_key(k))
+            .collect();
+        let tokens = self.records(keys).await?;
         let mut more: Vec<Write> = entries
             .iter()
             .map(|(k, _)| Write::Delete {
@@ -298,47 +279,47 @@ impl TokenService {
                 key: k.clone(),
             })
             .collect();
-        if let Some(grant) = self.grant(family)? {
+        if let Some(grant) = self.grant(family).await? {
             more.push(Write::Delete {
                 space: Space::UserGrant,
-                key: grant.user_key(family),
+                key: schema::user_grant(&grant.user, &grant.client_id, family),
             });
             more.push(Write::Delete {
                 space: Space::ClientGrant,
-                key: grant.client_key(family),
+                key: schema::client_grant(&grant.client_id, family),
             });
         }
         more.push(Write::Delete {
             space: Space::Grant,
-            key: family.to_vec(),
+            key: schema::family(family),
         });
         self.delete_tokens(tokens, more).await
     }
 
     /// Revokes every token and grant of `client_id`; returns how many tokens.
     pub async fn revoke_client(&self, client_id: &str) -> Result<usize, StoreError> {
-        let prefix = client_prefix(client_id);
+        let prefix = schema::client(client_id);
         let families: Vec<FamilyId> = self
             .store
-            .scan(Space::ClientGrant, &prefix, usize::MAX)?
+            .scan(Space::ClientGrant, &prefix, usize::MAX)
+            .await?
             .iter()
-            .filter_map(|(k, _)| k.get(prefix.len()..).and_then(|f| f.try_into().ok()))
+            .filter_map(|(k, _)| schema::family_of_key(k))
             .collect();
         let mut n = 0;
         for family in &families {
             n += self.revoke_family(family).await?;
         }
         loop {
-            let entries = self.store.scan(Space::ClientToken, &prefix, 10_000)?;
+            let entries = self.store.scan(Space::ClientToken, &prefix, 10_000).await?;
             if entries.is_empty() {
                 break;
             }
-            let keys = entries.iter().filter_map(|(k, _)| {
-                k.get(prefix.len()..)
-                    .and_then(|h| h.try_into().ok())
-                    .map(Digest)
-            });
-            let tokens = self.records(keys)?;
+            let keys = entries
+                .iter()
+                .filter_map(|(k, _)| schema::token_of_client_key(k))
+                .collect();
+            let tokens = self.records(keys).await?;
             // Index entries whose token is already gone go too.
             let more = entries
                 .iter()
@@ -367,17 +348,11 @@ impl TokenService {
     }
 
     /// Recounts every client's access tokens from the store's per-client index.
-    pub fn census(&self) -> Result<(), StoreError> {
-        let entries = self.store.scan(Space::ClientToken, &[], usize::MAX)?;
+    pub async fn census(&self) -> Result<(), StoreError> {
+        let entries = self.store.scan(Space::ClientToken, &[], usize::MAX).await?;
         let tokens = entries.iter().filter_map(|(k, v)| {
-            let client = k.split(|b| *b == 0).next()?;
-            let exp: [u8; 8] = v.get(..8)?.try_into().ok()?;
-            (v.get(8) == Some(&0)).then(|| {
-                (
-                    String::from_utf8_lossy(client).into_owned(),
-                    UnixTime::from_be_bytes(exp),
-                )
-            })
+            let (expires_at, refresh) = schema::read_client_token_value(v)?;
+            (!refresh).then_some((schema::client_of_key(k)?, expires_at))
         });
         self.tally.rebuild(tokens);
         Ok(())
@@ -391,9 +366,10 @@ impl TokenService {
     }
 
     /// The grant record of `family`.
-    pub fn grant(&self, family: &FamilyId) -> Result<Option<GrantRecord>, StoreError> {
+    pub async fn grant(&self, family: &FamilyId) -> Result<Option<GrantRecord>, StoreError> {
         self.store
-            .get(Space::Grant, family)?
+            .get(Space::Grant, &schema::family(family))
+            .await?
             .map(|b| record::decode(&b))
             .transpose()
     }
@@ -409,12 +385,12 @@ impl TokenService {
     pub async fn claim_once(&self, id: &Digest, expires_at: UnixTime) -> Result<bool, StoreError> {
         let absent = crate::store::Expect {
             space: Space::Once,
-            key: id.0.to_vec(),
+            key: schema::hashed(id),
             value: None,
         };
         let put = Write::Put {
             space: Space::Once,
-            key: id.0.to_vec(),
+            key: schema::hashed(id),
             value: Vec::new(),
             expires_at,
         };
@@ -422,9 +398,9 @@ impl TokenService {
     }
 
     /// Deletes expired records from the store.
-    pub fn purge_expired(&self) -> Result<usize, StoreError> {
+    pub async fn purge_expired(&self) -> Result<usize, StoreError> {
         let now = self.clock.now();
-        let n = self.store.purge_expired(now)?;
+        let n = self.store.purge_expired(now).await?;
         self.tally.purged(now);
         Ok(n)
     }

@@ -28,7 +28,7 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
     let code = form
         .get("code")
         .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
-    let Some(stored) = gw.tokens.code(code).map_err(OAuthError::server)? else {
+    let Some(stored) = gw.tokens.code(code).await.map_err(OAuthError::server)? else {
         return Err(invalid_grant("unknown code"));
     };
     let rec = stored.record.clone();

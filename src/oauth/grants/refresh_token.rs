@@ -36,7 +36,7 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
     if !app.offline_access {
         return Err(invalid_grant("the application has no offline access"));
     }
-    let (user, family) = match gw.tokens.peek(token).map_err(OAuthError::server)? {
+    let (user, family) = match gw.tokens.peek(token).await.map_err(OAuthError::server)? {
         Some(rec) if rec.kind == TokenKind::Refresh => (rec.user.unwrap_or_default(), rec.family),
         _ => return Err(invalid_grant("unknown refresh token")),
     };
@@ -106,7 +106,7 @@ async fn current_user(
     let (Some(upstream), Some(family)) = (&gw.upstream, family) else {
         return Err(invalid_grant("the user no longer exists"));
     };
-    let grant = gw.tokens.grant(family).map_err(OAuthError::server)?;
+    let grant = gw.tokens.grant(family).await.map_err(OAuthError::server)?;
     let Some(known) = grant.as_ref().and_then(|g| gw.user_from_grant(g)) else {
         return Err(invalid_grant("the grant was revoked"));
     };

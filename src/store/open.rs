@@ -1,0 +1,66 @@
+//! Opens the backend `[store] backend` names, refusing to start on a store that lost what the
+//! gateway acknowledged.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::sled_store::SledStore;
+use super::{StoreError, TokenStore};
+
+/// The backends this build has (`[store] backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// sled under `data_dir/store`: durable before every acknowledgement, verified at open.
+    Sled,
+}
+
+/// Why the store could not be opened; the message tells the operator what to do.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct OpenError(pub String);
+
+/// Opens the `backend` store under `data_dir`. `key_existed`: the data dir already held its
+/// master key, so it must already hold its store: starting with an empty one would forget which
+/// assertion ids and codes were used.
+pub fn open(
+    backend: Backend,
+    data_dir: &Path,
+    key_existed: bool,
+) -> Result<Arc<dyn TokenStore>, OpenError> {
+    match backend {
+        Backend::Sled => {
+            let store = open_sled(&data_dir.join("store"), key_existed)?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+fn open_sled(dir: &Path, key_existed: bool) -> Result<SledStore, OpenError> {
+    let lost = |what: &str| {
+        OpenError(format!(
+            "{}: {what}, but {} exists: refusing to start with an empty token store. Restore the \
+             store from a backup, or remove the whole data dir to start over (every token is then \
+             invalid).",
+            dir.display(),
+            crate::keys::MASTER_KEY_FILE
+        ))
+    };
+    if key_existed && !dir.exists() {
+        return Err(lost("the token store is missing"));
+    }
+    let store = SledStore::open_checked(dir, key_existed).map_err(|e| {
+        let advice = match e {
+            StoreError::Damaged(_) => {
+                "Restore the whole store folder from a backup taken while the gateway was \
+                 stopped, or remove the whole data dir to start over (every token is then \
+                 invalid)."
+            }
+            _ => "Fix the disk problem (space, permissions, I/O errors) and start again.",
+        };
+        OpenError(format!("{e}: refusing to start. {advice}"))
+    })?;
+    if key_existed && store.created() {
+        return Err(lost("the token store was empty"));
+    }
+    Ok(store)
+}
