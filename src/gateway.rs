@@ -2,14 +2,17 @@
 //! keys, clock and metrics; built once at start-up.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::clock::SharedClock;
-use crate::config::Config;
+use crate::config::{Config, UsersBackend};
+use crate::identity::Identity;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::registry::live::Directory;
 use crate::store::TokenStore;
 use crate::token::service::TokenService;
+use crate::users::upstream::{UpstreamError, UpstreamUsers};
 
 /// OAuth endpoint paths, under the public URL.
 pub mod paths {
@@ -59,12 +62,15 @@ impl Endpoints {
     }
 }
 
-/// Everything the gateway's request handling needs.
+/// Everything the gateway's request handling shares: services, not feature state (the login
+/// pages, the admin API and the token endpoint keep theirs, see [`crate::proxy::local::Features`]).
 pub struct Gateway {
     /// The validated configuration.
     pub config: Arc<Config>,
     /// Apps and users, hot-reloaded.
-    pub directory: Directory,
+    pub directory: Arc<Directory>,
+    /// Which user a login, code, grant or token stands for.
+    pub identity: Identity,
     /// Token issuance and checks.
     pub tokens: TokenService,
     /// Derived keys.
@@ -75,20 +81,11 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
     /// Endpoint URLs.
     pub endpoints: Endpoints,
-    /// Login page state.
-    pub login: crate::login::Login,
-    /// The CRM as users backend (`users.backend = "upstream"`).
-    pub upstream: Option<crate::users::upstream::UpstreamUsers>,
-    /// Failed client authentications by client id and address.
-    pub client_throttle: crate::login::throttle::Throttle,
-    /// Sessions of the admin API.
-    pub admin: crate::admin::session::AdminSessions,
-    /// Users of upstream grants, opened from the store.
-    pub grant_users: moka::sync::Cache<crate::token::record::FamilyId, Arc<crate::users::User>>,
 }
 
 impl Gateway {
-    /// Assembles the state from its parts.
+    /// Assembles the services; fails when the CRM client of the `upstream` users backend cannot
+    /// be built.
     pub fn new(
         config: Arc<Config>,
         directory: Directory,
@@ -96,7 +93,7 @@ impl Gateway {
         keys: KeyRing,
         clock: SharedClock,
         metrics: Arc<Metrics>,
-    ) -> Self {
+    ) -> Result<Self, UpstreamError> {
         let tokens = TokenService::new(
             keys.tokens.clone(),
             store,
@@ -104,45 +101,26 @@ impl Gateway {
             clock.clone(),
             metrics.clone(),
         );
-        let endpoints = Endpoints::new(&config.server.public_url);
-        let secure = config.server.public_url.starts_with("https://");
-        let login = crate::login::Login::new(&config.login, secure, keys.logins.clone());
-        let upstream = (config.users.backend == crate::config::UsersBackend::Upstream)
-            .then(|| {
-                crate::users::upstream::UpstreamUsers::new(
-                    &config.upstream,
-                    keys.secrets.clone(),
-                    std::time::Duration::from_secs(config.users.login_cache_seconds),
-                    std::time::Duration::from_secs(config.login.session_ttl),
-                )
-            })
-            .transpose()
-            .ok()
-            .flatten();
-        let grant_users = moka::sync::Cache::builder()
-            .max_capacity(100_000)
-            .time_to_live(std::time::Duration::from_secs(60))
-            .build();
-        let admin = crate::admin::session::AdminSessions::new(config.login.session_ttl, secure);
-        let l = &config.limits;
-        let client_throttle = crate::login::throttle::Throttle::new(
-            l.client_failures_per_client,
-            l.client_failures_per_ip,
-            std::time::Duration::from_secs(l.client_throttle_seconds),
-        );
-        Self {
-            client_throttle,
-            admin,
-            login,
-            upstream,
-            grant_users,
+        let upstream = match config.users.backend {
+            UsersBackend::Upstream => Some(UpstreamUsers::new(
+                &config.upstream,
+                keys.secrets.clone(),
+                Duration::from_secs(config.users.login_cache_seconds),
+                Duration::from_secs(config.login.session_ttl),
+            )?),
+            UsersBackend::Local => None,
+        };
+        let directory = Arc::new(directory);
+        let identity = Identity::new(directory.clone(), upstream, keys.sealer.clone());
+        Ok(Self {
+            endpoints: Endpoints::new(&config.server.public_url),
             config,
             directory,
+            identity,
             tokens,
             keys,
             clock,
             metrics,
-            endpoints,
-        }
+        })
     }
 }

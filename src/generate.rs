@@ -1,10 +1,10 @@
 //! Fresh random values and password hashes: client ids (`vte_` + 20 lowercase hex, as the
 //! contract names them), generated secrets (256 random bits as hex), and the argon2id PHC
-//! strings of `crmgate hash-password`. The admin API, the CLI and the demo all take them from here.
+//! strings of `crmgate hash-password` and their checks. The admin API, the CLI and the demo all take them from here.
 
 use std::fmt::Write as _;
 
-use argon2::password_hash::{PasswordHasher, SaltString};
+use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
 use rand::RngCore;
 
 /// `bytes` random bytes from the OS, as lowercase hex.
@@ -37,6 +37,16 @@ pub fn hash_password(password: &str) -> Result<String, String> {
         .map_err(|e| format!("cannot hash: {e}"))
 }
 
+/// Whether `password` matches the argon2id PHC string `hash` (slow on purpose: call it off the
+/// async workers). A malformed hash matches nothing.
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    argon2::PasswordHash::new(hash).is_ok_and(|h| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,5 +65,8 @@ mod tests {
         assert_ne!(client_secret(), client_secret());
         let hash = hash_password("pw").unwrap();
         assert!(hash.starts_with("$argon2id$"), "{hash}");
+        assert!(verify_password(&hash, "pw"));
+        assert!(!verify_password(&hash, "pW"));
+        assert!(!verify_password("not a hash", "pw"));
     }
 }

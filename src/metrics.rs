@@ -1,6 +1,8 @@
 //! Prometheus metrics: requests by outcome, tokens issued, cache hits and misses, reloads.
 //!
-//! Label values are resolved once at start-up, so the request path only increments atomics.
+//! Each surface has one recording point: [`Metrics::proxied`] for the proxy (its label values
+//! resolved once at start-up, so the request path only increments atomics) and
+//! [`Metrics::oauth_request`] for the OAuth endpoints.
 
 use prometheus::{Encoder, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
 
@@ -34,16 +36,14 @@ const OUTCOMES: [(ProxyOutcome, &str); 6] = [
 pub struct Metrics {
     registry: Registry,
     proxy: [IntCounter; 6],
-    /// Tokens issued, by grant type.
-    pub tokens_issued: IntCounterVec,
+    tokens_issued: IntCounterVec,
     /// Tokens revoked.
     pub tokens_revoked: IntCounter,
     /// Token lookups answered from memory.
     pub cache_hits: IntCounter,
     /// Token lookups that went to the store.
     pub cache_misses: IntCounter,
-    /// OAuth endpoint requests by endpoint and outcome.
-    pub oauth_requests: IntCounterVec,
+    oauth_requests: IntCounterVec,
     /// Reloads of apps.toml / users.toml by file and result.
     pub reloads: IntCounterVec,
 }
@@ -115,6 +115,18 @@ impl Metrics {
     pub fn proxied(&self, outcome: ProxyOutcome) {
         if let Some(i) = OUTCOMES.iter().position(|(o, _)| *o == outcome) {
             self.proxy[i].inc();
+        }
+    }
+
+    /// Counts one request at an OAuth endpoint (`endpoint` label), whether it succeeded, and the
+    /// grant type of the tokens it issued. Called from [`crate::oauth::respond`] only.
+    pub fn oauth_request(&self, endpoint: &str, ok: bool, issued: Option<&str>) {
+        let outcome = if ok { "ok" } else { "error" };
+        self.oauth_requests
+            .with_label_values(&[endpoint, outcome])
+            .inc();
+        if let Some(grant_type) = issued {
+            self.tokens_issued.with_label_values(&[grant_type]).inc();
         }
     }
 

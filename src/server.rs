@@ -27,9 +27,43 @@ pub enum StartError {
     /// Configuration, apps or users are invalid.
     #[error("{0}")]
     Config(#[from] Problems),
-    /// Anything else, with a message for the operator.
+    /// The pages' word catalog is incomplete.
     #[error("{0}")]
-    Other(String),
+    Catalog(String),
+    /// The listen address is taken or not ours.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// `server.listen`.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The data directory cannot be created.
+    #[error("cannot create {}: {source}", path.display())]
+    DataDir {
+        /// `server.data_dir`.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The master key cannot be read or written.
+    #[error("{0}")]
+    Keys(#[from] crate::keys::KeyError),
+    /// The token store cannot be opened.
+    #[error("{0}")]
+    Store(#[from] crate::store::open::OpenError),
+    /// The metrics registry refused a metric.
+    #[error("{0}")]
+    Metrics(#[from] prometheus::Error),
+    /// The CRM client of the `upstream` users backend cannot be built.
+    #[error("{0}")]
+    UsersBackend(#[from] crate::users::upstream::UpstreamError),
+    /// `upstream.address` does not resolve.
+    #[error("upstream.address {0}: cannot resolve")]
+    Resolve(String),
+    /// The TLS listener cannot be set up.
+    #[error("TLS listener: {0}")]
+    Tls(String),
 }
 
 /// A built server, ready to run, and the state it serves.
@@ -43,16 +77,20 @@ pub struct Built {
 /// Assembles the gateway for `config`, using `clock` for every expiry decision.
 pub fn build(config: Config, clock: SharedClock) -> Result<Built, StartError> {
     let config = Arc::new(config);
-    crate::oauth::authorize::i18n::check().map_err(StartError::Other)?;
+    crate::oauth::authorize::i18n::check().map_err(StartError::Catalog)?;
     // pingora retries a busy address forever; an operator wants to hear about it at once.
     let listen = config.server.listen;
-    std::net::TcpListener::bind(listen)
-        .map_err(|e| StartError::Other(format!("cannot listen on {listen}: {e}")))?;
+    std::net::TcpListener::bind(listen).map_err(|source| StartError::Listen {
+        addr: listen,
+        source,
+    })?;
     let data_dir = &config.server.data_dir;
-    std::fs::create_dir_all(data_dir)
-        .map_err(|e| StartError::Other(format!("cannot create {}: {e}", data_dir.display())))?;
+    std::fs::create_dir_all(data_dir).map_err(|source| StartError::DataDir {
+        path: data_dir.clone(),
+        source,
+    })?;
     let key_existed = data_dir.join(crate::keys::MASTER_KEY_FILE).exists();
-    let keys = KeyRing::load_or_create(data_dir).map_err(|e| StartError::Other(e.to_string()))?;
+    let keys = KeyRing::load_or_create(data_dir)?;
     let users_required = config.users.backend == crate::config::UsersBackend::Local;
     let directory = Directory::load(
         &config.registry_file,
@@ -60,9 +98,8 @@ pub fn build(config: Config, clock: SharedClock) -> Result<Built, StartError> {
         keys.secrets.clone(),
         users_required,
     )?;
-    let store = crate::store::open::open(config.store.backend, data_dir, key_existed)
-        .map_err(|e| StartError::Other(e.to_string()))?;
-    let metrics = Arc::new(Metrics::new().map_err(|e| StartError::Other(e.to_string()))?);
+    let store = crate::store::open::open(config.store.backend, data_dir, key_existed)?;
+    let metrics = Arc::new(Metrics::new()?);
     let gw = Arc::new(Gateway::new(
         config.clone(),
         directory,
@@ -70,7 +107,7 @@ pub fn build(config: Config, clock: SharedClock) -> Result<Built, StartError> {
         keys,
         clock,
         metrics,
-    ));
+    )?);
     let peer = upstream_peer(&config)?;
     let mut server = Server::new_with_opt_and_conf(None, server_conf(&config));
     server.bootstrap();
@@ -83,7 +120,7 @@ pub fn build(config: Config, clock: SharedClock) -> Result<Built, StartError> {
         None => proxy.add_tcp(&listen),
         Some((cert, key)) => proxy
             .add_tls(&listen, &cert.to_string_lossy(), &key.to_string_lossy())
-            .map_err(|e| StartError::Other(format!("TLS listener: {e}")))?,
+            .map_err(|e| StartError::Tls(e.to_string()))?,
     }
     server.add_service(proxy);
     server.add_service(background_service("reloader", Reloader(gw.clone())));
@@ -132,9 +169,7 @@ fn upstream_peer(config: &Config) -> Result<HttpPeer, StartError> {
         .to_socket_addrs()
         .ok()
         .and_then(|mut a| a.next())
-        .ok_or_else(|| {
-            StartError::Other(format!("upstream.address {}: cannot resolve", up.address))
-        })?;
+        .ok_or_else(|| StartError::Resolve(up.address.clone()))?;
     let mut peer = HttpPeer::new(addr, up.tls, up.sni.clone());
     peer.options.connection_timeout = Some(up.connect_timeout);
     peer.options.total_connection_timeout = Some(up.connect_timeout * 2);

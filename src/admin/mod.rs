@@ -17,10 +17,11 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::gateway::Gateway;
+use crate::login::throttle::Throttle;
 use crate::registry::edit::EditError;
 use crate::response::Response;
 use crate::users::User;
-use session::Session;
+use session::{AdminSessions, Session};
 
 /// The parts of a request the API looks at.
 #[derive(Debug, Clone, Copy)]
@@ -133,29 +134,40 @@ pub struct Caller {
     pub user: Arc<User>,
 }
 
-/// Handles an API request.
-pub async fn handle(gw: &Gateway, req: &ApiRequest<'_>) -> Response {
-    match route(gw, req).await {
+/// Handles an API request; `sessions` are the API's own, `throttle` the login pages' password
+/// throttle (both count the same failures).
+pub async fn handle(
+    gw: &Gateway,
+    sessions: &AdminSessions,
+    throttle: &Throttle,
+    req: &ApiRequest<'_>,
+) -> Response {
+    match route(gw, sessions, throttle, req).await {
         Ok(r) => r,
         Err(e) => e.response(),
     }
 }
 
-async fn route(gw: &Gateway, req: &ApiRequest<'_>) -> ApiResult {
+async fn route(
+    gw: &Gateway,
+    sessions: &AdminSessions,
+    throttle: &Throttle,
+    req: &ApiRequest<'_>,
+) -> ApiResult {
     let parts: Vec<&str> = req.route.trim_end_matches('/').split('/').collect();
     match (req.method, parts.as_slice()) {
-        ("POST", ["login"]) => return session::login(gw, req).await,
+        ("POST", ["login"]) => return session::login(gw, sessions, throttle, req).await,
         (_, ["login"]) => return Err(method_not_allowed()),
         _ => {}
     }
-    let caller = session::caller(gw, req)?;
+    let caller = session::caller(gw, sessions, req)?;
     let mutating = !matches!(req.method, "GET" | "HEAD");
     if mutating {
         session::check_csrf(&caller, req)?;
     }
     match (req.method, parts.as_slice()) {
         ("GET", ["session"]) => Ok(session::describe(&caller)),
-        ("POST", ["logout"]) => Ok(session::logout(gw, &caller)),
+        ("POST", ["logout"]) => Ok(session::logout(sessions, &caller)),
         (_, ["me", rest @ ..]) => me::route(gw, req, &caller, rest).await,
         (_, ["settings"] | ["apps", ..]) if !caller.user.admin => Err(ApiError::new(
             403,

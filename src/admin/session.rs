@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::{ApiError, ApiRequest, ApiResult, Caller, body_object};
 use crate::gateway::Gateway;
 use crate::login::sessions::{random_id, same_secret};
+use crate::login::throttle::Throttle;
 use crate::response::Response;
 use crate::users::User;
 
@@ -61,7 +62,13 @@ fn user_json(user: &User) -> Value {
 }
 
 /// `POST login`.
-pub async fn login(gw: &Gateway, req: &ApiRequest<'_>) -> ApiResult {
+/// `throttle` is the login pages' password throttle: both count the same failures.
+pub async fn login(
+    gw: &Gateway,
+    sessions: &AdminSessions,
+    throttle: &Throttle,
+    req: &ApiRequest<'_>,
+) -> ApiResult {
     let body = body_object(req)?;
     let field = |k: &str| {
         body.get(k)
@@ -73,7 +80,7 @@ pub async fn login(gw: &Gateway, req: &ApiRequest<'_>) -> ApiResult {
     if username.is_empty() || password.is_empty() {
         return Err(ApiError::invalid("username and password are required"));
     }
-    if let Err(wait) = gw.login.throttle.check(&username, req.peer) {
+    if let Err(wait) = throttle.check(&username, req.peer) {
         let e = ApiError::new(
             429,
             "too_many_requests",
@@ -81,12 +88,18 @@ pub async fn login(gw: &Gateway, req: &ApiRequest<'_>) -> ApiResult {
         );
         return Ok(e.response().header("Retry-After", wait.to_string()));
     }
-    let ok = crate::login::check_password(gw, &username, &password, req.peer)
+    let ok = gw
+        .identity
+        .check_password(&username, &password, req.peer)
         .await
         .map_err(ApiError::unavailable)?;
-    let user = if ok { gw.user_named(&username) } else { None };
+    let user = if ok {
+        gw.identity.user_named(&username)
+    } else {
+        None
+    };
     let Some(user) = user else {
-        gw.login.throttle.failed(&username, req.peer);
+        throttle.failed(&username, req.peer);
         tracing::info!(user = %username, "admin API login failed");
         return Err(ApiError::new(
             401,
@@ -94,31 +107,38 @@ pub async fn login(gw: &Gateway, req: &ApiRequest<'_>) -> ApiResult {
             "wrong username or password",
         ));
     };
-    gw.login.throttle.succeeded(&username);
+    throttle.succeeded(&username);
     let session = Arc::new(Session {
         id: random_id(),
         username,
         csrf: random_id(),
     });
-    gw.admin.live.insert(session.id.clone(), session.clone());
+    sessions.live.insert(session.id.clone(), session.clone());
     tracing::info!(user = %session.username, "admin API login");
     let body = json!({"csrf_token": session.csrf, "user": user_json(&user)});
     Ok(Response::json(200, &body)
-        .header("Set-Cookie", gw.admin.cookie(&session.id, gw.admin.ttl))
+        .header("Set-Cookie", sessions.cookie(&session.id, sessions.ttl))
         .header("Cache-Control", "no-store"))
 }
 
 /// The caller of a request, or 401.
-pub fn caller(gw: &Gateway, req: &ApiRequest<'_>) -> Result<Caller, ApiError> {
+pub fn caller(
+    gw: &Gateway,
+    sessions: &AdminSessions,
+    req: &ApiRequest<'_>,
+) -> Result<Caller, ApiError> {
     let unauthorized = || ApiError::new(401, "unauthorized", "sign in first");
     let session = req
         .cookies
         .split(';')
         .filter_map(|c| c.trim().split_once('='))
         .filter(|(name, _)| *name == COOKIE)
-        .find_map(|(_, value)| gw.admin.live.get(value))
+        .find_map(|(_, value)| sessions.live.get(value))
         .ok_or_else(unauthorized)?;
-    let user = gw.user_named(&session.username).ok_or_else(unauthorized)?;
+    let user = gw
+        .identity
+        .user_named(&session.username)
+        .ok_or_else(unauthorized)?;
     Ok(Caller { session, user })
 }
 
@@ -141,9 +161,9 @@ pub fn describe(caller: &Caller) -> Response {
 }
 
 /// `POST logout`.
-pub fn logout(gw: &Gateway, caller: &Caller) -> Response {
-    gw.admin.live.invalidate(&caller.session.id);
+pub fn logout(sessions: &AdminSessions, caller: &Caller) -> Response {
+    sessions.live.invalidate(&caller.session.id);
     Response::json(200, &json!({}))
-        .header("Set-Cookie", gw.admin.cookie("", 0))
+        .header("Set-Cookie", sessions.cookie("", 0))
         .header("Cache-Control", "no-store")
 }

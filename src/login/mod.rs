@@ -4,7 +4,6 @@
 pub mod sessions;
 pub mod throttle;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use sessions::LoginState;
@@ -66,54 +65,4 @@ impl Login {
             self.request_ttl
         )
     }
-}
-
-use argon2::{Argon2, PasswordHash, PasswordVerifier};
-
-use crate::users::User;
-
-/// Checks `password` against the user's argon2id hash off the async workers (it is slow on
-/// purpose). Users without a hash cannot log in.
-pub async fn password_matches(user: &Arc<User>, password: &str) -> bool {
-    let Some(hash) = user.password_hash.clone() else {
-        return false;
-    };
-    let password = password.to_string();
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
-            .map(|h| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &h)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
-}
-
-/// Dummy hash checked for unknown usernames, so they take as long as known ones.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$qGsYk+Jk6/sOxoFAvjvTeg$iWpr4hZbqI8ZGwKcOlclBxvLvN3QuYd6sUzdEeNEsFI";
-
-/// Whether `password` is the user's: argon2id against the users file, else the CRM (upstream
-/// backend, told the `client` address). Unknown names cost as much time as known ones.
-pub async fn check_password(
-    gw: &crate::gateway::Gateway,
-    username: &str,
-    password: &str,
-    client: Option<std::net::IpAddr>,
-) -> Result<bool, String> {
-    if let Some(user) = gw.directory.users().get(username).cloned() {
-        return Ok(password_matches(&user, password).await);
-    }
-    if let Some(upstream) = &gw.upstream {
-        return upstream
-            .login(username, password, client)
-            .await
-            .map(|u| u.is_some())
-            .map_err(|e| e.to_string());
-    }
-    let dummy = Arc::new(crate::users::User::dummy(DUMMY_HASH));
-    let _ = password_matches(&dummy, password).await;
-    Ok(false)
 }

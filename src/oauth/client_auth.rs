@@ -9,8 +9,10 @@ use super::OAuthRequest;
 use super::assertion::{self, ASSERTION_TYPE};
 use super::error::{ErrorCode, OAuthError};
 use super::form::{self, BasicCredentials, Form};
+use crate::config::Limits;
 use crate::gateway::Gateway;
 use crate::keys::Digest;
+use crate::login::throttle::Throttle;
 use crate::registry::{App, ClientAuth, Registry};
 
 /// The credentials a request presents.
@@ -131,25 +133,41 @@ fn assertion_credentials(
     })
 }
 
+/// Failed client authentications by client id and address, shared by the token, revocation and
+/// introspection endpoints.
+pub struct ClientThrottle(Throttle);
+
+impl ClientThrottle {
+    /// Counters per `limits.client_*`.
+    pub fn new(limits: &Limits) -> Self {
+        Self(Throttle::new(
+            limits.client_failures_per_client,
+            limits.client_failures_per_ip,
+            std::time::Duration::from_secs(limits.client_throttle_seconds),
+        ))
+    }
+}
+
 /// Verifies the credentials; returns the app they belong to, enabled or not (each caller
 /// decides what a disabled app may still do). Failures are throttled: an address with too many
 /// recent failures is refused before checking, and a client id with too many gets 429 instead
 /// of 401, so guessing slows down while the real client (with the right secret) still gets in.
 pub async fn authenticate(
     gw: &Gateway,
+    throttle: &ClientThrottle,
     creds: Credentials,
     peer: Option<IpAddr>,
 ) -> Result<Arc<App>, OAuthError> {
     let client_id = creds.client_id().map(str::to_string).unwrap_or_default();
-    if let Err(wait) = gw.client_throttle.check_ip(peer) {
+    if let Err(wait) = throttle.0.check_ip(peer) {
         return Err(throttled(wait));
     }
     let result = verify(gw, creds).await;
     if let Err(e) = &result
         && e.code == ErrorCode::InvalidClient
     {
-        gw.client_throttle.failed(&client_id, peer);
-        if let Err(wait) = gw.client_throttle.check_name(Some(&client_id)) {
+        throttle.0.failed(&client_id, peer);
+        if let Err(wait) = throttle.0.check_name(Some(&client_id)) {
             return Err(throttled(wait));
         }
     }

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::response::Response;
 
-/// Error codes of RFC 6749 §5.2 and RFC 7009 §2.2.1.
+/// Error codes of RFC 6749 §5.2, RFC 7009 §2.2.1 and, for the protected REST API, RFC 6750 §3.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     /// "The request is missing a required parameter, includes an unsupported parameter value
@@ -30,6 +30,11 @@ pub enum ErrorCode {
     ServerError,
     /// RFC 6749 §4.1.2.1: temporarily unable to handle the request.
     TemporarilyUnavailable,
+    /// RFC 6750 §3.1: "The access token provided is expired, revoked, malformed, or invalid for
+    /// other reasons."
+    InvalidToken,
+    /// RFC 6750 §3.1: "The request requires higher privileges than provided by the access token."
+    InsufficientScope,
 }
 
 impl ErrorCode {
@@ -45,6 +50,19 @@ impl ErrorCode {
             ErrorCode::UnsupportedTokenType => "unsupported_token_type",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::InsufficientScope => "insufficient_scope",
+        }
+    }
+
+    /// The HTTP status that goes with the code (400 unless an RFC says otherwise).
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidClient | ErrorCode::InvalidToken => 401,
+            ErrorCode::InsufficientScope => 403,
+            ErrorCode::ServerError => 500,
+            ErrorCode::TemporarilyUnavailable => 503,
+            _ => 400,
         }
     }
 }
@@ -69,12 +87,7 @@ pub struct OAuthError {
 impl OAuthError {
     /// An error with the usual status for `code`.
     pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
-        let status = match code {
-            ErrorCode::InvalidClient => 401,
-            ErrorCode::ServerError => 500,
-            ErrorCode::TemporarilyUnavailable => 503,
-            _ => 400,
-        };
+        let status = code.status();
         let description = description.into();
         Self {
             code,

@@ -4,25 +4,27 @@
 
 use serde_json::json;
 
-use super::client_auth;
+use super::client_auth::{self, ClientThrottle};
 use super::error::OAuthError;
-use super::{OAuthRequest, read_form, respond};
+use super::{Endpoint, OAuthRequest, read_form, respond};
 use crate::access;
 use crate::gateway::Gateway;
 use crate::response::Response;
 use crate::token::record::{self, TokenKind};
 
-const ENDPOINT: &str = "introspect";
-
 /// Handles an introspection request.
-pub async fn handle(gw: &Gateway, req: &OAuthRequest<'_>) -> Response {
-    respond(gw, ENDPOINT, run(gw, req).await)
+pub async fn handle(gw: &Gateway, throttle: &ClientThrottle, req: &OAuthRequest<'_>) -> Response {
+    respond(gw, Endpoint::Introspect, run(gw, throttle, req).await)
 }
 
-async fn run(gw: &Gateway, req: &OAuthRequest<'_>) -> Result<Response, OAuthError> {
+async fn run(
+    gw: &Gateway,
+    throttle: &ClientThrottle,
+    req: &OAuthRequest<'_>,
+) -> Result<Response, OAuthError> {
     let form = read_form(req)?;
     let creds = client_auth::credentials(req, &form)?;
-    let app = client_auth::authenticate(gw, creds, req.peer).await?;
+    let app = client_auth::authenticate(gw, throttle, creds, req.peer).await?;
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
@@ -41,10 +43,11 @@ async fn run(gw: &Gateway, req: &OAuthRequest<'_>) -> Result<Response, OAuthErro
     if rec.client_id != app.client_id {
         return Ok(inactive);
     }
-    let from_grant = gw.grant_user_of(&rec).await;
+    let from_grant = gw.identity.grant_user_of(&gw.tokens, &rec).await;
     let reg = gw.directory.registry();
     let users = gw.directory.users();
-    let Ok(grant) = access::resolve(&rec, &reg, &gw.token_users(&users, from_grant)) else {
+    let Ok(grant) = access::resolve(&rec, &reg, &gw.identity.token_users(&users, from_grant))
+    else {
         return Ok(inactive);
     };
     let mut body = json!({

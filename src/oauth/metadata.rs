@@ -21,7 +21,7 @@ pub fn handle(gw: &Gateway) -> Response {
         "token_endpoint": e.token,
         "revocation_endpoint": e.revoke,
         "introspection_endpoint": e.introspect,
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": super::grants::GrantType::ALL.map(|g| g.as_str()),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "code_challenge_methods_supported": ["S256"],

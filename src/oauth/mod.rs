@@ -58,24 +58,49 @@ pub fn read_form(req: &OAuthRequest<'_>) -> Result<Form, OAuthError> {
     })
 }
 
-/// Turns an endpoint's outcome into its response: errors are logged with their reason (never a
-/// secret), and both are counted per endpoint.
+/// An OAuth endpoint, as its requests are counted.
+#[derive(Debug, Clone, Copy)]
+pub enum Endpoint {
+    /// The token endpoint, with the grant type once it is known.
+    Token(Option<grants::GrantType>),
+    /// Revocation.
+    Revoke,
+    /// Introspection.
+    Introspect,
+}
+
+impl Endpoint {
+    /// The `endpoint` label.
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::Token(_) => "token",
+            Endpoint::Revoke => "revoke",
+            Endpoint::Introspect => "introspect",
+        }
+    }
+}
+
+/// Turns an endpoint's outcome into its response, and is the one place that records what
+/// happened: errors are logged with their reason (never a secret), every request is counted per
+/// endpoint and outcome, and tokens issued per grant type.
 pub fn respond(
     gw: &Gateway,
-    endpoint: &'static str,
+    endpoint: Endpoint,
     outcome: Result<Response, OAuthError>,
 ) -> Response {
+    let name = endpoint.name();
     let resp = match outcome {
         Ok(r) => r,
         Err(e) => {
-            tracing::info!(endpoint, error = e.code.as_str(), reason = %e.detail, "oauth request refused");
+            tracing::info!(endpoint = name, error = e.code.as_str(), reason = %e.detail, "oauth request refused");
             e.to_response()
         }
     };
-    let label = if resp.status == 200 { "ok" } else { "error" };
-    gw.metrics
-        .oauth_requests
-        .with_label_values(&[endpoint, label])
-        .inc();
+    let ok = resp.status == 200;
+    let issued = match endpoint {
+        Endpoint::Token(Some(grant)) if ok => Some(grant.as_str()),
+        _ => None,
+    };
+    gw.metrics.oauth_request(name, ok, issued);
     resp
 }

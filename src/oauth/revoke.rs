@@ -1,23 +1,25 @@
 //! Token revocation (RFC 7009): an authenticated client revokes one of its own tokens; unknown,
 //! expired or already revoked tokens answer 200; another client's token is refused and stays.
 
-use super::client_auth;
+use super::client_auth::{self, ClientThrottle};
 use super::error::{ErrorCode, OAuthError};
-use super::{OAuthRequest, read_form, respond};
+use super::{Endpoint, OAuthRequest, read_form, respond};
 use crate::gateway::Gateway;
 use crate::response::Response;
 
-const ENDPOINT: &str = "revoke";
-
 /// Handles a revocation request.
-pub async fn handle(gw: &Gateway, req: &OAuthRequest<'_>) -> Response {
-    respond(gw, ENDPOINT, run(gw, req).await)
+pub async fn handle(gw: &Gateway, throttle: &ClientThrottle, req: &OAuthRequest<'_>) -> Response {
+    respond(gw, Endpoint::Revoke, run(gw, throttle, req).await)
 }
 
-async fn run(gw: &Gateway, req: &OAuthRequest<'_>) -> Result<Response, OAuthError> {
+async fn run(
+    gw: &Gateway,
+    throttle: &ClientThrottle,
+    req: &OAuthRequest<'_>,
+) -> Result<Response, OAuthError> {
     let form = read_form(req)?;
     let creds = client_auth::credentials(req, &form)?;
-    let app = client_auth::authenticate(gw, creds, req.peer).await?;
+    let app = client_auth::authenticate(gw, throttle, creds, req.peer).await?;
     let token = form
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;

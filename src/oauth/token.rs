@@ -1,41 +1,51 @@
 //! The token endpoint (RFC 6749 §3.2): reads the form, authenticates the client, dispatches on
-//! `grant_type`.
+//! `grant_type` ([`GrantType`]).
 
-use super::client_auth;
+use super::client_auth::{self, ClientThrottle};
 use super::error::{ErrorCode, OAuthError};
-use super::{OAuthRequest, grants, read_form, respond};
+use super::form::Form;
+use super::grants::GrantType;
+use super::{Endpoint, OAuthRequest, read_form, respond};
 use crate::gateway::Gateway;
 use crate::response::Response;
 
-const ENDPOINT: &str = "token";
-
 /// Handles a token request.
-pub async fn handle(gw: &Gateway, req: &OAuthRequest<'_>) -> Response {
-    respond(gw, ENDPOINT, run(gw, req).await)
+pub async fn handle(gw: &Gateway, throttle: &ClientThrottle, req: &OAuthRequest<'_>) -> Response {
+    let (grant, outcome) = match grant_type(req) {
+        Ok((form, grant)) => (Some(grant), issue(gw, throttle, req, &form, grant).await),
+        Err(e) => (None, Err(e)),
+    };
+    respond(gw, Endpoint::Token(grant), outcome)
 }
 
-async fn run(gw: &Gateway, req: &OAuthRequest<'_>) -> Result<Response, OAuthError> {
+/// The form and its supported `grant_type`.
+fn grant_type(req: &OAuthRequest<'_>) -> Result<(Form, GrantType), OAuthError> {
     let form = read_form(req)?;
-    let grant_type = form
+    let name = form
         .get("grant_type")
         .ok_or_else(|| OAuthError::invalid_request("grant_type is missing"))?;
-    if !matches!(
-        grant_type,
-        "client_credentials" | "authorization_code" | "refresh_token"
-    ) {
-        let msg = format!("grant_type {grant_type} is not supported");
+    let Some(grant) = GrantType::parse(name) else {
+        let msg = format!("grant_type {name} is not supported");
         return Err(OAuthError::new(ErrorCode::UnsupportedGrantType, msg));
-    }
+    };
+    Ok((form, grant))
+}
+
+async fn issue(
+    gw: &Gateway,
+    throttle: &ClientThrottle,
+    req: &OAuthRequest<'_>,
+    form: &Form,
+    grant: GrantType,
+) -> Result<Response, OAuthError> {
     if !gw.directory.registry().settings.oauth_enabled {
         let msg = "OAuth2 access is disabled on this gateway";
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, msg));
     }
-    let creds = client_auth::credentials(req, &form)?;
-    let app = client_auth::authenticate(gw, creds, req.peer).await?;
-    match grant_type {
-        "refresh_token" => grants::refresh_token::grant(gw, &app, &form).await,
-        _ if !app.enabled => Err(client_auth::disabled(&app)),
-        "authorization_code" => grants::authorization_code::grant(gw, &app, &form).await,
-        _ => grants::client_credentials::grant(gw, &app, &form).await,
+    let creds = client_auth::credentials(req, form)?;
+    let app = client_auth::authenticate(gw, throttle, creds, req.peer).await?;
+    if !app.enabled && !grant.checks_disabled_apps_itself() {
+        return Err(client_auth::disabled(&app));
     }
+    grant.run(gw, &app, form).await
 }

@@ -1,6 +1,8 @@
 //! The access decision for a protected request (RFC 6750): a live token, a user the app may act
 //! as, and a scope that allows the operation. Allowed requests get a typed [`Permit`].
 
+use std::sync::Arc;
+
 use pingora::http::RequestHeader;
 use serde_json::json;
 
@@ -9,9 +11,10 @@ use crate::access::{self, Grant};
 use crate::config::UpstreamAuth;
 use crate::gateway::Gateway;
 use crate::metrics::ProxyOutcome;
+use crate::oauth::error::ErrorCode;
 use crate::operations::OpClass;
 use crate::response::Response;
-use crate::token::record::TokenKind;
+use crate::token::record::{TokenKind, TokenRecord};
 use crate::token::service::Presented;
 
 /// Permission to forward one request as one user.
@@ -38,25 +41,28 @@ pub struct Refusal {
     pub user: Option<String>,
 }
 
-fn bearer_error(status: u16, error: &str, description: &str, scope: Option<&str>) -> Response {
+/// The RFC 6750 §3 answer: the code and description as JSON and in a `Bearer` challenge (with
+/// the `scope` the operation needs, for `insufficient_scope`).
+fn bearer_error(code: ErrorCode, description: &str, scope: Option<&str>) -> Response {
+    let error = code.as_str();
     let mut challenge =
         format!("Bearer realm=\"crmgate\", error=\"{error}\", error_description=\"{description}\"");
     if let Some(scope) = scope {
         challenge.push_str(&format!(", scope=\"{scope}\""));
     }
     let body = json!({ "error": error, "error_description": description });
-    Response::json(status, &body).header("WWW-Authenticate", challenge)
+    Response::json(code.status(), &body).header("WWW-Authenticate", challenge)
 }
 
-fn refuse(status: u16, error: &str, description: &str, reason: &'static str) -> Refusal {
-    let outcome = match status {
+fn refuse(code: ErrorCode, description: &str, reason: &'static str) -> Refusal {
+    let outcome = match code.status() {
         400 => ProxyOutcome::BadRequest,
         401 => ProxyOutcome::Unauthorized,
         403 => ProxyOutcome::Forbidden,
         _ => ProxyOutcome::Error,
     };
     Refusal {
-        response: bearer_error(status, error, description, None),
+        response: bearer_error(code, description, None),
         outcome,
         reason,
         client_id: None,
@@ -80,7 +86,7 @@ impl From<super::framing::Problem> for Refusal {
         let error = if p.status == 405 {
             "method_not_allowed"
         } else {
-            "invalid_request"
+            ErrorCode::InvalidRequest.as_str()
         };
         let body = json!({"error": error, "error_description": p.description});
         let mut response = Response::json(p.status, &body).no_store();
@@ -114,8 +120,7 @@ pub fn legacy_api() -> Refusal {
 /// A 400 for a protected path that is not written canonically.
 pub fn non_canonical() -> Refusal {
     refuse(
-        400,
-        "invalid_request",
+        ErrorCode::InvalidRequest,
         "the request path is not canonical",
         "non-canonical path",
     )
@@ -129,70 +134,62 @@ pub async fn authorize(
 ) -> Result<Permit, Box<Refusal>> {
     if overrides_method(req.uri.query()) {
         let msg = "method override parameters are not accepted";
-        return Err(Box::new(refuse(
-            400,
-            "invalid_request",
-            msg,
-            "method override",
-        )));
+        let r = refuse(ErrorCode::InvalidRequest, msg, "method override");
+        return Err(Box::new(r));
     }
-    let auth = req.headers.get_all(http::header::AUTHORIZATION);
-    let token = match bearer::extract(auth.iter().map(|v| v.as_bytes()), req.uri.query()) {
-        Ok(t) => t,
-        Err(e @ BearerError::Missing) => {
-            return Err(Box::new(refuse(
-                401,
-                "invalid_token",
-                e.describe(),
-                "no token",
-            )));
-        }
-        Err(e) => {
-            return Err(Box::new(refuse(
-                400,
-                "invalid_request",
-                e.describe(),
-                "malformed token",
-            )));
-        }
-    };
-    let invalid = |reason| refuse(401, "invalid_token", "the access token is invalid", reason);
-    let record = match gw.tokens.check(token, TokenKind::Access).await {
-        Ok(Presented::Live(r)) => r,
-        Ok(Presented::Expired) => {
-            let r = refuse(
-                401,
-                "invalid_token",
-                "the access token expired",
-                "expired token",
-            );
-            return Err(Box::new(r));
-        }
-        Ok(Presented::Unknown) => return Err(Box::new(invalid("unknown or revoked token"))),
-        Err(e) => {
-            tracing::error!(error = %e, "token store lookup failed");
-            let r = refuse(
-                503,
-                "temporarily_unavailable",
-                "try again later",
-                "store error",
-            );
-            return Err(Box::new(r));
-        }
-    };
-    let from_grant = gw.grant_user_of(&record).await;
+    let token = presented_token(req)?;
+    let record = live_record(gw, token).await?;
+    let from_grant = gw.identity.grant_user_of(&gw.tokens, &record).await;
     let grant = {
         let reg = gw.directory.registry();
         let users = gw.directory.users();
-        access::resolve(&record, &reg, &gw.token_users(&users, from_grant))
+        access::resolve(&record, &reg, &gw.identity.token_users(&users, from_grant))
     };
     let grant = grant.map_err(|d| {
         Box::new(Refusal {
             client_id: Some(record.client_id.clone()),
-            ..invalid(d.as_str())
+            ..invalid_token(d.as_str())
         })
     })?;
     check_operation(gw, grant, op)
+}
+
+fn invalid_token(reason: &'static str) -> Refusal {
+    refuse(
+        ErrorCode::InvalidToken,
+        "the access token is invalid",
+        reason,
+    )
+}
+
+/// The one Bearer token of the request (RFC 6750 §2.1), or the refusal for none or a malformed one.
+fn presented_token(req: &RequestHeader) -> Result<&str, Box<Refusal>> {
+    let auth = req.headers.get_all(http::header::AUTHORIZATION);
+    let refusal = match bearer::extract(auth.iter().map(|v| v.as_bytes()), req.uri.query()) {
+        Ok(t) => return Ok(t),
+        Err(e @ BearerError::Missing) => refuse(ErrorCode::InvalidToken, e.describe(), "no token"),
+        Err(e) => refuse(ErrorCode::InvalidRequest, e.describe(), "malformed token"),
+    };
+    Err(Box::new(refusal))
+}
+
+/// The record of a live access token, or the refusal for an unknown, revoked or expired one.
+async fn live_record(gw: &Gateway, token: &str) -> Result<Arc<TokenRecord>, Box<Refusal>> {
+    let refusal = match gw.tokens.check(token, TokenKind::Access).await {
+        Ok(Presented::Live(r)) => return Ok(r),
+        Ok(Presented::Expired) => refuse(
+            ErrorCode::InvalidToken,
+            "the access token expired",
+            "expired token",
+        ),
+        Ok(Presented::Unknown) => invalid_token("unknown or revoked token"),
+        Err(e) => {
+            tracing::error!(error = %e, "token store lookup failed");
+            let msg = "try again later";
+            refuse(ErrorCode::TemporarilyUnavailable, msg, "store error")
+        }
+    };
+    Err(Box::new(refusal))
 }
 
 fn check_operation(gw: &Gateway, grant: Grant, op: Option<String>) -> Result<Permit, Box<Refusal>> {
@@ -203,8 +200,7 @@ fn check_operation(gw: &Gateway, grant: Grant, op: Option<String>) -> Result<Per
         .map_or(OpClass::Deny, |o| gw.config.proxy.operations.classify(o));
     let Some(access) = class.access() else {
         let r = refuse(
-            403,
-            "insufficient_scope",
+            ErrorCode::InsufficientScope,
             "this operation is not available",
             "denied op",
         );
@@ -220,8 +216,8 @@ fn check_operation(gw: &Gateway, grant: Grant, op: Option<String>) -> Result<Per
             crate::token::scope::Access::Write => "rest.all.write",
         };
         let desc = "the token's scope does not allow this operation";
-        let mut r = refuse(403, "insufficient_scope", desc, "scope");
-        r.response = bearer_error(403, "insufficient_scope", desc, Some(needed));
+        let mut r = refuse(ErrorCode::InsufficientScope, desc, "scope");
+        r.response = bearer_error(ErrorCode::InsufficientScope, desc, Some(needed));
         return Err(Box::new(Refusal {
             client_id,
             user,

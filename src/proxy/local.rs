@@ -8,9 +8,12 @@ use bytes::{Bytes, BytesMut};
 use pingora::proxy::Session;
 use serde_json::json;
 
+use super::features::Features;
 use super::route::may_be_under;
 use crate::gateway::{Gateway, paths};
+use crate::login::Login;
 use crate::oauth::authorize::AuthRequest;
+use crate::oauth::client_auth::ClientThrottle;
 use crate::oauth::error::OAuthError;
 use crate::oauth::{self, OAuthRequest};
 
@@ -97,14 +100,17 @@ pub fn route(path: &str) -> Option<Local> {
 /// forwarded for).
 pub async fn serve(
     gw: &Gateway,
+    features: &Features,
     session: &mut Session,
     local: Local,
     client: Option<IpAddr>,
 ) -> Response {
     match local {
-        Local::Token | Local::Revoke | Local::Introspect => post(gw, session, local, client).await,
-        Local::Authorize => authorize(gw, session, client).await,
-        Local::Api => api(gw, session, client).await,
+        Local::Token | Local::Revoke | Local::Introspect => {
+            post(gw, &features.clients, session, local, client).await
+        }
+        Local::Authorize => authorize(gw, &features.login, session, client).await,
+        Local::Api => api(gw, features, session, client).await,
         Local::Asset if is_get(session) => {
             let name = session
                 .req_header()
@@ -174,6 +180,7 @@ impl<'a> Head<'a> {
 /// The token, revocation and introspection endpoints.
 async fn post(
     gw: &Gateway,
+    clients: &ClientThrottle,
     session: &mut Session,
     local: Local,
     client: Option<IpAddr>,
@@ -193,9 +200,9 @@ async fn post(
         peer: client,
     };
     match local {
-        Local::Token => oauth::token::handle(gw, &oauth_req).await,
-        Local::Revoke => oauth::revoke::handle(gw, &oauth_req).await,
-        _ => oauth::introspect::handle(gw, &oauth_req).await,
+        Local::Token => oauth::token::handle(gw, clients, &oauth_req).await,
+        Local::Revoke => oauth::revoke::handle(gw, clients, &oauth_req).await,
+        _ => oauth::introspect::handle(gw, clients, &oauth_req).await,
     }
 }
 
@@ -206,7 +213,12 @@ const OAUTH_BODY_TIME: Duration = Duration::from_secs(10);
 /// How long the body of an admin API request may take to arrive (up to 2 MiB).
 const API_BODY_TIME: Duration = Duration::from_secs(60);
 
-async fn api(gw: &Gateway, session: &mut Session, client: Option<IpAddr>) -> Response {
+async fn api(
+    gw: &Gateway,
+    features: &Features,
+    session: &mut Session,
+    client: Option<IpAddr>,
+) -> Response {
     let body = match read_body(session, API_BODY_BYTES, API_BODY_TIME).await {
         Ok(b) => b,
         Err(resp) if resp.status == 413 => {
@@ -234,11 +246,16 @@ async fn api(gw: &Gateway, session: &mut Session, client: Option<IpAddr>) -> Res
         body: &body,
         peer: client,
     };
-    crate::admin::handle(gw, &api).await
+    crate::admin::handle(gw, &features.admin, &features.login.throttle, &api).await
 }
 
 /// The authorization endpoint: its pages (GET) and forms (POST).
-async fn authorize(gw: &Gateway, session: &mut Session, client: Option<IpAddr>) -> Response {
+async fn authorize(
+    gw: &Gateway,
+    login: &Login,
+    session: &mut Session,
+    client: Option<IpAddr>,
+) -> Response {
     let body = match read_body(session, gw.config.limits.oauth_body_bytes, OAUTH_BODY_TIME).await {
         Ok(b) => b,
         Err(resp) => return resp,
@@ -257,7 +274,7 @@ async fn authorize(gw: &Gateway, session: &mut Session, client: Option<IpAddr>) 
         origin: &origin,
         fetch_site: &fetch_site,
     };
-    oauth::authorize::handle(gw, &req).await
+    oauth::authorize::handle(gw, login, &req).await
 }
 
 /// Reads the whole body, refusing with 413 as soon as it is known to exceed `limit`, and with

@@ -9,6 +9,7 @@ pub mod bearer;
 pub mod cors;
 pub mod deadline;
 pub mod echo;
+pub mod features;
 pub mod framing;
 pub mod headers;
 pub mod local;
@@ -82,6 +83,7 @@ pub struct Ctx {
 /// The proxy service.
 pub struct GatewayProxy {
     gw: Arc<Gateway>,
+    features: features::Features,
     peer: HttpPeer,
     trusted: Vec<IpNet>,
     boot: u64,
@@ -93,6 +95,7 @@ impl GatewayProxy {
     pub fn new(gw: Arc<Gateway>, peer: HttpPeer) -> Self {
         let trusted = gw.config.server.trusted_proxies.clone();
         Self {
+            features: features::Features::new(&gw.config, &gw.keys),
             gw,
             peer,
             trusted,
@@ -142,7 +145,8 @@ fn head_refusal(session: &Session) -> Option<Refusal> {
     } else {
         return None;
     };
-    let body = json!({"error": "invalid_request", "error_description": description});
+    let error = crate::oauth::error::ErrorCode::InvalidRequest.as_str();
+    let body = json!({"error": error, "error_description": description});
     Some(Refusal {
         response: Response::json(status, &body).no_store(),
         outcome: ProxyOutcome::BadRequest,
@@ -205,7 +209,7 @@ impl ProxyHttp for GatewayProxy {
         }
         if let Some(endpoint) = local {
             ctx.decision = Decision::Local(endpoint);
-            let resp = local::serve(&self.gw, session, endpoint, ctx.client).await;
+            let resp = local::serve(&self.gw, &self.features, session, endpoint, ctx.client).await;
             return self
                 .respond(session, cors::decorate(resp, ctx.cors.as_deref()))
                 .await;

@@ -9,7 +9,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use super::grants::GrantRecord;
-use super::record::{self, FamilyId, TokenRecord};
+use super::record::{self, FamilyId, TokenRecord, UserSnapshot};
 use super::service::TokenService;
 use crate::clock::UnixTime;
 use crate::store::{Expect, Space, StoreError, Write, schema};
@@ -41,12 +41,8 @@ pub struct CodeRecord {
     pub expires_at: UnixTime,
     /// Redeemed already.
     pub used: bool,
-    /// Sealed CRM access key (upstream users backend).
-    pub sealed_key: Option<Vec<u8>>,
-    /// Administrator, as the CRM said at login (upstream users).
-    pub admin: bool,
-    /// Groups, as the CRM said at login (upstream users).
-    pub groups: Vec<String>,
+    /// The user as they were at authorization (last field: see [`UserSnapshot`]).
+    pub profile: UserSnapshot,
 }
 
 /// A code as read from the store, with its stored bytes for the atomic redemption.

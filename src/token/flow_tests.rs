@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use super::codes::{CodeRecord, Redeemed};
 use super::grants::GrantRecord;
-use super::record::{FamilyId, TokenKind, TokenRecord, new_family};
+use super::record::{self, FamilyId, TokenKind, TokenRecord, UserSnapshot, new_family};
 use super::refresh::{RefreshRequest, Refreshed};
 use super::scope::Scope;
 use super::service::TokenService;
-use crate::clock::ManualClock;
+use crate::clock::{ManualClock, UnixTime};
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::store::sled_store::SledStore;
@@ -40,9 +40,7 @@ fn code_record(family: FamilyId) -> CodeRecord {
         offline: true,
         expires_at: T0 + 60,
         used: false,
-        sealed_key: None,
-        admin: false,
-        groups: Vec::new(),
+        profile: UserSnapshot::default(),
     }
 }
 
@@ -66,9 +64,7 @@ fn grant() -> GrantRecord {
         scope: Scope::ALL,
         offline: true,
         created_at: T0,
-        sealed_key: None,
-        admin: false,
-        groups: Vec::new(),
+        profile: UserSnapshot::default(),
     }
 }
 
@@ -290,4 +286,43 @@ async fn narrower_scope_is_allowed_and_wider_refused() {
             ..
         }
     ));
+}
+
+/// The grant as it was stored before [`UserSnapshot`] held its last three fields.
+#[derive(serde::Serialize)]
+struct InlineGrant {
+    client_id: String,
+    user: String,
+    scope: Scope,
+    offline: bool,
+    created_at: UnixTime,
+    sealed_key: Option<Vec<u8>>,
+    admin: bool,
+    groups: Vec<String>,
+}
+
+#[test]
+fn grants_written_with_inline_user_fields_read_back_unchanged() {
+    let old = InlineGrant {
+        client_id: "web".into(),
+        user: "aldo".into(),
+        scope: Scope::READ,
+        offline: true,
+        created_at: T0,
+        sealed_key: Some(vec![1, 2, 3]),
+        admin: true,
+        groups: vec!["Sales".into()],
+    };
+    let new = GrantRecord {
+        scope: Scope::READ,
+        profile: UserSnapshot {
+            sealed_key: Some(vec![1, 2, 3]),
+            admin: true,
+            groups: vec!["Sales".into()],
+        },
+        ..grant()
+    };
+    assert_eq!(record::encode(&old), record::encode(&new));
+    let back: GrantRecord = record::decode(&record::encode(&old)).unwrap();
+    assert_eq!(back, new);
 }

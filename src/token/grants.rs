@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::record::{self, FamilyId};
+use super::record::{self, FamilyId, UserSnapshot};
 use super::service::TokenService;
 use crate::clock::UnixTime;
 use crate::store::{Space, StoreError, Write, schema};
@@ -25,12 +25,8 @@ pub struct GrantRecord {
     pub offline: bool,
     /// When the user said yes.
     pub created_at: UnixTime,
-    /// The user's CRM access key, encrypted (upstream users backend only).
-    pub sealed_key: Option<Vec<u8>>,
-    /// Whether the CRM called the user an administrator (upstream users, last checked).
-    pub admin: bool,
-    /// The user's CRM groups (upstream users, last checked).
-    pub groups: Vec<String>,
+    /// The user as they were at authorization (last field: see [`UserSnapshot`]).
+    pub profile: UserSnapshot,
 }
 
 impl GrantRecord {

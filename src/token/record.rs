@@ -87,6 +87,29 @@ pub struct TokenRecord {
     pub rotated: Option<Rotation>,
 }
 
+/// What codes and grants keep of their user at the time of authorization: for users the CRM
+/// vouches for (`users.backend = "upstream"`), their access key sealed for the store and what the
+/// CRM said of them; for users of the users file, nothing but defaults (the file is read again).
+/// Built and read only by [`crate::identity::Identity`]. In the stored bytes it is the last three
+/// fields of its record, exactly as when they were written inline.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSnapshot {
+    /// The CRM access key, encrypted (upstream users only).
+    pub sealed_key: Option<Vec<u8>>,
+    /// Whether the CRM called the user an administrator (last checked).
+    pub admin: bool,
+    /// The user's CRM groups (last checked).
+    pub groups: Vec<String>,
+}
+
+impl UserSnapshot {
+    /// Takes the administrator flag and groups of `fresh`, keeping the sealed key.
+    pub fn update(&mut self, fresh: &UserSnapshot) {
+        self.admin = fresh.admin;
+        self.groups = fresh.groups.clone();
+    }
+}
+
 const FORMAT: u8 = 1;
 
 /// Encodes a record for the store: a format byte, then postcard.

@@ -5,7 +5,7 @@
 //! being unchanged, so parallel refreshes of one token cannot both succeed.
 
 use super::grants::GrantRecord;
-use super::record::{self, FamilyId, Rotation, TokenKey, TokenKind, TokenRecord};
+use super::record::{self, FamilyId, Rotation, TokenKey, TokenKind, TokenRecord, UserSnapshot};
 use super::service::Minted;
 use super::service::TokenService;
 use crate::clock::UnixTime;
@@ -26,8 +26,8 @@ pub struct RefreshRequest<'a> {
     pub refresh_ttl: u64,
     /// Seconds after a rotation during which the old token may be presented again.
     pub grace: u64,
-    /// A fresh administrator flag and groups to keep in the grant (CRM users).
-    pub profile: Option<(bool, Vec<String>)>,
+    /// A fresh look at the user whose administrator flag and groups the grant keeps (CRM users).
+    pub profile: Option<UserSnapshot>,
 }
 
 /// The outcome of a refresh.
@@ -258,9 +258,8 @@ impl TokenService {
             });
         }
         let mut grant: GrantRecord = record::decode(&cur.grant_raw)?;
-        if let Some((admin, groups)) = &req.profile {
-            grant.admin = *admin;
-            grant.groups = groups.clone();
+        if let Some(fresh) = &req.profile {
+            grant.profile.update(fresh);
         }
         writes.extend(grant.writes(&cur.family, refresh.expires_at));
         Ok(writes)

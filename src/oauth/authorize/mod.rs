@@ -18,6 +18,7 @@ use params::Invalid;
 
 use crate::access::{self, Denied};
 use crate::gateway::Gateway;
+use crate::login::Login;
 use crate::login::sessions::{Pending, random_id, same_secret};
 use crate::oauth::form::{self, Form};
 use crate::registry::App;
@@ -49,12 +50,13 @@ pub struct AuthRequest<'a> {
 }
 
 /// Handles the authorization endpoint.
-pub async fn handle(gw: &Gateway, req: &AuthRequest<'_>) -> Response {
+/// `login` is the login pages' state: sessions, pending requests and the password throttle.
+pub async fn handle(gw: &Gateway, login: &Login, req: &AuthRequest<'_>) -> Response {
     let lang = Lang::negotiate(req.accept_language);
     let t = lang.text();
     match req.method {
         "GET" | "HEAD" => match form::parse(req.query.unwrap_or_default().as_bytes()) {
-            Ok(f) => start(gw, req, lang, &f),
+            Ok(f) => start(gw, login, req, lang, &f),
             Err(_) => pages::error(lang, 400, &t.bad_request, None),
         },
         "POST" => {
@@ -67,7 +69,7 @@ pub async fn handle(gw: &Gateway, req: &AuthRequest<'_>) -> Response {
                 .filter(|c| form::is_form_content_type(c))
                 .and_then(|_| form::parse(req.body).ok());
             match parsed {
-                Some(f) => submit(gw, req, lang, &f).await,
+                Some(f) => submit(gw, login, req, lang, &f).await,
                 None => pages::error(lang, 400, &t.bad_request, None),
             }
         }
@@ -96,39 +98,40 @@ fn invalid(gw: &Gateway, lang: Lang, e: Invalid) -> Response {
     }
 }
 
-fn start(gw: &Gateway, req: &AuthRequest<'_>, lang: Lang, form: &Form) -> Response {
+fn start(gw: &Gateway, login: &Login, req: &AuthRequest<'_>, lang: Lang, form: &Form) -> Response {
     let reg = gw.directory.registry_full();
     let (app, redirect_uri) = match params::client_and_redirect(&reg, form, lang.text()) {
         Ok(x) => x,
         Err(e) => return invalid(gw, lang, e),
     };
     let browser = binding::existing_browser(req).unwrap_or_else(random_id);
-    let bound_to = gw.login.state.digest(&browser);
+    let bound_to = login.state.digest(&browser);
     let pending = match params::validate(&app, redirect_uri, form, bound_to) {
         Ok(p) => p,
         Err(e) => return invalid(gw, lang, e),
     };
     let csrf = pending.csrf.clone();
-    let id = gw.login.state.remember(pending.clone());
+    let id = login.state.remember(pending.clone());
     let ids = FormIds {
         req: &id,
         csrf: &csrf,
     };
     let signed_in = binding::session_cookies(req)
-        .find_map(|value| gw.login.state.user(value).map(|user| (value, user)));
+        .find_map(|value| login.state.user(value).map(|user| (value, user)));
     let page = match signed_in {
         Some((session, user)) => {
-            gw.login.state.bind_session(&id, session);
+            login.state.bind_session(&id, session);
             consent_or_refusal(gw, lang, &app, &ids, &pending, &user)
         }
         None => pages::login(lang, &app, &ids, None, 200),
     };
-    page.header("Set-Cookie", gw.login.browser_cookie(&browser))
+    page.header("Set-Cookie", login.browser_cookie(&browser))
 }
 
 /// The pending request a form names, once its CSRF token and browser are checked, with its app.
 fn checked<'f>(
     gw: &Gateway,
+    login: &Login,
     req: &AuthRequest<'_>,
     lang: Lang,
     form: &'f Form,
@@ -140,14 +143,13 @@ fn checked<'f>(
     let Some(csrf) = form.get("csrf") else {
         return Err(pages::error(lang, 403, &t.forbidden, None));
     };
-    let Some(pending) = gw.login.state.pending(id) else {
+    let Some(pending) = login.state.pending(id) else {
         return Err(pages::error(lang, 400, &t.expired, None));
     };
     if !same_secret(csrf, &pending.csrf) {
         return Err(pages::error(lang, 403, &t.forbidden, None));
     }
-    if !gw
-        .login
+    if !login
         .state
         .same_browser(&pending, binding::browser_cookies(req))
     {
@@ -164,27 +166,35 @@ fn checked<'f>(
     }
 }
 
-async fn submit(gw: &Gateway, req: &AuthRequest<'_>, lang: Lang, form: &Form) -> Response {
-    let (ids, pending, app) = match checked(gw, req, lang, form) {
+async fn submit(
+    gw: &Gateway,
+    login: &Login,
+    req: &AuthRequest<'_>,
+    lang: Lang,
+    form: &Form,
+) -> Response {
+    let (ids, pending, app) = match checked(gw, login, req, lang, form) {
         Ok(x) => x,
         Err(page) => return page,
     };
     if let Some(username) = form.get("username") {
         let password = form.get("password");
-        return login(gw, req, lang, &app, &ids, &pending, username, password).await;
+        return sign_in(
+            gw, login, req, lang, &app, &ids, &pending, username, password,
+        )
+        .await;
     }
     // Only the session that signed in through this request (or that it was shown to) decides.
-    let Some(user) = gw
-        .login
+    let Some(user) = login
         .state
         .bound_user(ids.req, binding::session_cookies(req))
     else {
         return pages::login(lang, &app, &ids, None, 401);
     };
     match form.get("decision") {
-        Some("allow") => allow(gw, lang, &app, ids.req, &pending, &user).await,
+        Some("allow") => allow(gw, login, lang, &app, ids.req, &pending, &user).await,
         Some("deny") => {
-            gw.login.state.finish(ids.req);
+            login.state.finish(ids.req);
             deny_redirect(gw, &pending)
         }
         _ => pages::error(lang, 400, &lang.text().bad_request, None),
@@ -192,8 +202,9 @@ async fn submit(gw: &Gateway, req: &AuthRequest<'_>, lang: Lang, form: &Form) ->
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn login(
+async fn sign_in(
     gw: &Gateway,
+    login: &Login,
     req: &AuthRequest<'_>,
     lang: Lang,
     app: &App,
@@ -203,13 +214,17 @@ async fn login(
     password: Option<&str>,
 ) -> Response {
     let t = lang.text();
-    if let Err(wait) = gw.login.throttle.check(username, req.peer) {
+    if let Err(wait) = login.throttle.check(username, req.peer) {
         tracing::warn!(user = username, "login throttled");
         return pages::login(lang, app, ids, Some(&t.throttled), 429)
             .header("Retry-After", wait.to_string());
     }
     let password = password.unwrap_or_default();
-    let ok = match crate::login::check_password(gw, username, password, req.peer).await {
+    let ok = match gw
+        .identity
+        .check_password(username, password, req.peer)
+        .await
+    {
         Ok(ok) => ok,
         Err(e) => {
             tracing::error!(error = %e, "the CRM could not check a password");
@@ -217,16 +232,16 @@ async fn login(
         }
     };
     if !ok {
-        gw.login.throttle.failed(username, req.peer);
+        login.throttle.failed(username, req.peer);
         tracing::info!(user = username, "login failed");
         return pages::login(lang, app, ids, Some(&t.bad_login), 401);
     }
-    gw.login.throttle.succeeded(username);
-    let session = gw.login.state.login(username);
-    gw.login.state.bind_session(ids.req, &session);
+    login.throttle.succeeded(username);
+    let session = login.state.login(username);
+    login.state.bind_session(ids.req, &session);
     tracing::info!(user = username, client_id = %app.client_id, "user logged in");
     consent_or_refusal(gw, lang, app, ids, pending, username)
-        .header("Set-Cookie", gw.login.cookie(&session))
+        .header("Set-Cookie", login.cookie(&session))
 }
 
 fn consent_or_refusal(
@@ -252,7 +267,7 @@ fn consent_or_refusal(
 
 fn allowed(gw: &Gateway, app: &App, user: &str) -> Result<Arc<crate::users::User>, Denied> {
     let reg = gw.directory.registry();
-    let who = gw.user_named(user).ok_or(Denied::UnknownUser)?;
+    let who = gw.identity.user_named(user).ok_or(Denied::UnknownUser)?;
     access::user_allowed(app, &who, &reg, true).map(|()| who)
 }
 
@@ -285,6 +300,7 @@ fn deny_redirect(gw: &Gateway, pending: &Pending) -> Response {
 
 async fn allow(
     gw: &Gateway,
+    login: &Login,
     lang: Lang,
     app: &App,
     id: &str,
@@ -306,9 +322,7 @@ async fn allow(
         offline: app.offline_access,
         expires_at: now + gw.config.tokens.authorization_code_ttl,
         used: false,
-        sealed_key: gw.seal_access_key(&who),
-        admin: who.admin,
-        groups: who.groups.clone(),
+        profile: gw.identity.snapshot(&who),
     };
     let code = match gw.tokens.issue_code(&code).await {
         Ok(c) => c,
@@ -317,7 +331,7 @@ async fn allow(
             return pages::error(lang, 503, &lang.text().server_error, None);
         }
     };
-    gw.login.state.finish(id);
+    login.state.finish(id);
     tracing::info!(%user, client_id = %app.client_id, "authorization granted");
     let mut p = vec![("code", code.as_str())];
     if let Some(s) = &pending.state {

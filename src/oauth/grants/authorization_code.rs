@@ -42,6 +42,33 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
         return Err(invalid_grant("code already used"));
     }
     check(gw, app, &rec, form)?;
+    let (access, refresh, grant) = records(gw, app, &rec);
+    let redeemed = gw
+        .tokens
+        .redeem_code(code, stored, &access, refresh.as_ref(), &grant)
+        .await
+        .map_err(OAuthError::server)?;
+    let Redeemed::Issued {
+        access: token,
+        refresh,
+    } = redeemed
+    else {
+        gw.tokens
+            .revoke_family(&rec.family)
+            .await
+            .map_err(OAuthError::server)?;
+        return Err(invalid_grant("code redeemed concurrently"));
+    };
+    tracing::info!(client_id = %rec.client_id, user = %rec.user, "authorization code redeemed");
+    Ok(answer(gw, &rec, &token, refresh.as_deref()))
+}
+
+/// The access token, the refresh token (with offline access) and the grant a code becomes.
+fn records(
+    gw: &Gateway,
+    app: &App,
+    rec: &CodeRecord,
+) -> (TokenRecord, Option<TokenRecord>, GrantRecord) {
     let now = gw.clock.now();
     let access = TokenRecord {
         kind: TokenKind::Access,
@@ -65,31 +92,13 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
         scope: rec.scope,
         offline,
         created_at: now,
-        sealed_key: rec.sealed_key.clone(),
-        admin: rec.admin,
-        groups: rec.groups.clone(),
+        profile: rec.profile.clone(),
     };
-    let redeemed = gw
-        .tokens
-        .redeem_code(code, stored, &access, refresh.as_ref(), &grant)
-        .await
-        .map_err(OAuthError::server)?;
-    let Redeemed::Issued {
-        access: token,
-        refresh,
-    } = redeemed
-    else {
-        gw.tokens
-            .revoke_family(&rec.family)
-            .await
-            .map_err(OAuthError::server)?;
-        return Err(invalid_grant("code redeemed concurrently"));
-    };
-    gw.metrics
-        .tokens_issued
-        .with_label_values(&["authorization_code"])
-        .inc();
-    tracing::info!(client_id = %rec.client_id, user = %rec.user, "authorization code redeemed");
+    (access, refresh, grant)
+}
+
+/// The token response.
+fn answer(gw: &Gateway, rec: &CodeRecord, token: &str, refresh: Option<&str>) -> Response {
     let mut body = json!({
         "access_token": token,
         "token_type": "Bearer",
@@ -99,7 +108,7 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
     if let Some(r) = refresh {
         body["refresh_token"] = json!(r);
     }
-    Ok(Response::json(200, &body).no_store())
+    Response::json(200, &body).no_store()
 }
 
 /// Everything a code must satisfy besides being unused.
@@ -131,18 +140,9 @@ fn check(gw: &Gateway, app: &App, rec: &CodeRecord, form: &Form) -> Result<(), O
         (None, None) => {}
     }
     let reg = gw.directory.registry();
-    let user = match gw.directory.users().get(&rec.user) {
-        Some(local) => local.clone(),
-        None if rec.sealed_key.is_some() => std::sync::Arc::new(crate::users::User {
-            admin: rec.admin,
-            groups: rec.groups.clone(),
-            ..crate::users::User::dummy("")
-        }),
-        None => return Err(invalid_grant("the user no longer exists")),
-    };
-    let user = crate::users::User {
-        username: rec.user.clone(),
-        ..(*user).clone()
-    };
+    let user = gw
+        .identity
+        .user_of_code(rec)
+        .ok_or_else(|| invalid_grant("the user no longer exists"))?;
     access::user_allowed(app, &user, &reg, true).map_err(|d| invalid_grant(d.as_str()))
 }

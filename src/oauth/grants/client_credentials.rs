@@ -28,12 +28,12 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
         return Err(OAuthError::new(ErrorCode::InvalidScope, msg));
     }
     let reg = gw.directory.registry_full();
-    let users = gw.directory.users_full();
     let username = app.user.as_deref().unwrap_or_default();
-    let allowed = users
-        .get(username)
+    let allowed = gw
+        .identity
+        .bound_user(app)
         .ok_or(Denied::UnknownUser)
-        .and_then(|u| access::user_allowed(app, u, &reg, false));
+        .and_then(|u| access::user_allowed(app, &u, &reg, false));
     if let Err(denied) = allowed {
         let msg = match denied {
             Denied::AdminUser => {
@@ -56,10 +56,6 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
         rotated: None,
     };
     let token = gw.tokens.issue(record).await.map_err(OAuthError::server)?;
-    gw.metrics
-        .tokens_issued
-        .with_label_values(&["client_credentials"])
-        .inc();
     tracing::info!(client_id = %app.client_id, user = username, "access token issued");
     let body = json!({
         "access_token": token,

@@ -1,12 +1,13 @@
 //! The refresh token grant (RFC 6749 §6): only for apps with offline access, only while the app
 //! is enabled and the user may still use it; the token rotates on every use.
 
-use serde_json::json;
-
 use std::sync::Arc;
+
+use serde_json::json;
 
 use crate::access;
 use crate::gateway::Gateway;
+use crate::identity::Gone;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::form::Form;
 use crate::registry::App;
@@ -40,11 +41,7 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
         Some(rec) if rec.kind == TokenKind::Refresh => (rec.user.unwrap_or_default(), rec.family),
         _ => return Err(invalid_grant("unknown refresh token")),
     };
-    let profile = current_user(gw, &user, family.as_ref()).await?;
-    let reg = gw.directory.registry_full();
-    if let Err(d) = access::user_allowed(app, &profile, &reg, true) {
-        return Err(invalid_grant(d.as_str()));
-    }
+    let profile = current_user(gw, app, &user, family.as_ref()).await?;
     let t = &gw.config.tokens;
     let req = RefreshRequest {
         token,
@@ -54,19 +51,53 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
         refresh_ttl: t.refresh_token_ttl,
         grace: t.refresh_grace_seconds,
         profile: gw
+            .identity
             .is_upstream_user(&user)
-            .then(|| (profile.admin, profile.groups.clone())),
+            .then(|| gw.identity.snapshot(&profile)),
     };
-    match gw.tokens.refresh(&req).await.map_err(OAuthError::server)? {
+    let refreshed = gw.tokens.refresh(&req).await.map_err(OAuthError::server)?;
+    answer(gw, app, &user, refreshed)
+}
+
+/// The user as they are now ([`crate::identity::Identity::current_user`]), if `app` may still act
+/// for them.
+async fn current_user(
+    gw: &Gateway,
+    app: &App,
+    user: &str,
+    family: Option<&FamilyId>,
+) -> Result<Arc<User>, OAuthError> {
+    let profile = gw
+        .identity
+        .current_user(&gw.tokens, user, family)
+        .await
+        .map_err(|gone| match gone {
+            Gone::Ended(why) => invalid_grant(why),
+            Gone::Unavailable(e) => {
+                OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again later").detail(e)
+            }
+        })?;
+    let reg = gw.directory.registry_full();
+    if let Err(d) = access::user_allowed(app, &profile, &reg, true) {
+        return Err(invalid_grant(d.as_str()));
+    }
+    Ok(profile)
+}
+
+/// The token response, or the error, for what the refresh came to.
+fn answer(
+    gw: &Gateway,
+    app: &App,
+    user: &str,
+    refreshed: Refreshed,
+) -> Result<Response, OAuthError> {
+    let t = &gw.config.tokens;
+    match refreshed {
         Refreshed::Issued {
             access,
             refresh,
             scope,
         } => {
-            gw.metrics
-                .tokens_issued
-                .with_label_values(&["refresh_token"])
-                .inc();
             let body = json!({
                 "access_token": access,
                 "token_type": "Bearer",
@@ -90,34 +121,5 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
             "the refresh token expired",
         )
         .detail("expired refresh token")),
-    }
-}
-
-/// The user as they are now: the users file, or for CRM users a fresh look at the CRM with the
-/// access key their grant keeps (a key the CRM no longer accepts ends the grant).
-async fn current_user(
-    gw: &Gateway,
-    user: &str,
-    family: Option<&FamilyId>,
-) -> Result<Arc<User>, OAuthError> {
-    if let Some(local) = gw.directory.users().get(user) {
-        return Ok(local.clone());
-    }
-    let (Some(upstream), Some(family)) = (&gw.upstream, family) else {
-        return Err(invalid_grant("the user no longer exists"));
-    };
-    let grant = gw.tokens.grant(family).await.map_err(OAuthError::server)?;
-    let Some(known) = grant.as_ref().and_then(|g| gw.user_from_grant(g)) else {
-        return Err(invalid_grant("the grant was revoked"));
-    };
-    let key = known.crm_access_key.clone().unwrap_or_default();
-    match upstream.profile(user, &key).await {
-        Ok(Some(fresh)) => Ok(fresh),
-        Ok(None) => Err(invalid_grant(
-            "the CRM no longer accepts the user's access key",
-        )),
-        Err(e) => {
-            Err(OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again later").detail(e))
-        }
     }
 }
