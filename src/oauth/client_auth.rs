@@ -174,6 +174,22 @@ pub async fn authenticate(
     result
 }
 
+/// A request about one token (revocation, introspection): the checked form, its authenticated
+/// client (enabled or not) and the `token` it names.
+pub async fn token_request(
+    gw: &Gateway,
+    throttle: &ClientThrottle,
+    req: &OAuthRequest<'_>,
+) -> Result<(Arc<App>, String), OAuthError> {
+    let form = super::read_form(req)?;
+    let creds = credentials(req, &form)?;
+    let app = authenticate(gw, throttle, creds, req.peer).await?;
+    let token = form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
+    Ok((app, token.to_string()))
+}
+
 fn throttled(wait: u64) -> OAuthError {
     OAuthError::new(
         ErrorCode::InvalidClient,

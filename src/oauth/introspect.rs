@@ -4,30 +4,15 @@
 
 use serde_json::json;
 
-use super::client_auth::{self, ClientThrottle};
 use super::error::OAuthError;
-use super::{Endpoint, OAuthRequest, read_form, respond};
 use crate::access;
 use crate::gateway::Gateway;
+use crate::registry::App;
 use crate::response::Response;
 use crate::token::record::{self, TokenKind};
 
-/// Handles an introspection request.
-pub async fn handle(gw: &Gateway, throttle: &ClientThrottle, req: &OAuthRequest<'_>) -> Response {
-    respond(gw, Endpoint::Introspect, run(gw, throttle, req).await)
-}
-
-async fn run(
-    gw: &Gateway,
-    throttle: &ClientThrottle,
-    req: &OAuthRequest<'_>,
-) -> Result<Response, OAuthError> {
-    let form = read_form(req)?;
-    let creds = client_auth::credentials(req, &form)?;
-    let app = client_auth::authenticate(gw, throttle, creds, req.peer).await?;
-    let token = form
-        .get("token")
-        .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
+/// Describes `token` to the authenticated `app`.
+pub async fn run(gw: &Gateway, app: &App, token: &str) -> Result<Response, OAuthError> {
     let inactive = Response::json(200, &json!({ "active": false })).no_store();
     let Some(kind) = record::kind_of(token) else {
         return Ok(inactive);

@@ -80,6 +80,23 @@ impl Endpoint {
     }
 }
 
+/// Revocation or introspection (`endpoint`): the client authenticates and names one token.
+pub async fn about_a_token(
+    gw: &Gateway,
+    throttle: &client_auth::ClientThrottle,
+    endpoint: Endpoint,
+    req: &OAuthRequest<'_>,
+) -> Response {
+    let outcome = match client_auth::token_request(gw, throttle, req).await {
+        Ok((app, token)) if matches!(endpoint, Endpoint::Revoke) => {
+            revoke::run(gw, &app, &token).await
+        }
+        Ok((app, token)) => introspect::run(gw, &app, &token).await,
+        Err(e) => Err(e),
+    };
+    respond(gw, endpoint, outcome)
+}
+
 /// Turns an endpoint's outcome into its response, and is the one place that records what
 /// happened: errors are logged with their reason (never a secret), every request is counted per
 /// endpoint and outcome, and tokens issued per grant type.

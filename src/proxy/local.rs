@@ -15,7 +15,7 @@ use crate::login::Login;
 use crate::oauth::authorize::AuthRequest;
 use crate::oauth::client_auth::ClientThrottle;
 use crate::oauth::error::OAuthError;
-use crate::oauth::{self, OAuthRequest};
+use crate::oauth::{self, Endpoint, OAuthRequest};
 
 use crate::response::Response;
 
@@ -201,8 +201,8 @@ async fn post(
     };
     match local {
         Local::Token => oauth::token::handle(gw, clients, &oauth_req).await,
-        Local::Revoke => oauth::revoke::handle(gw, clients, &oauth_req).await,
-        _ => oauth::introspect::handle(gw, clients, &oauth_req).await,
+        Local::Revoke => oauth::about_a_token(gw, clients, Endpoint::Revoke, &oauth_req).await,
+        _ => oauth::about_a_token(gw, clients, Endpoint::Introspect, &oauth_req).await,
     }
 }
 

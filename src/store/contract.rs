@@ -10,7 +10,8 @@ use super::{Expect, Space, TokenStore, Write};
 /// Opens (or reopens) the store under test.
 pub type Opener<'a> = &'a dyn Fn() -> Arc<dyn TokenStore>;
 
-fn put(space: Space, key: &[u8], value: &[u8], at: u64) -> Write {
+/// A put of `value` under `key` until `at`.
+pub fn put(space: Space, key: &[u8], value: &[u8], at: u64) -> Write {
     Write::Put {
         space,
         key: key.to_vec(),

@@ -343,17 +343,9 @@ fn purge_tree(tree: &sled::Tree, now: UnixTime) -> Result<usize, StoreError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::contract::put;
     use super::super::seal::Sealed;
     use super::*;
-
-    fn put(space: Space, key: &[u8], value: &[u8], at: u64) -> Write {
-        Write::Put {
-            space,
-            key: key.to_vec(),
-            value: value.to_vec(),
-            expires_at: at,
-        }
-    }
 
     fn open_error(dir: &Path) -> String {
         match SledStore::open(dir) {
