@@ -98,7 +98,8 @@ pub fn build(config: Config, clock: SharedClock) -> Result<Built, StartError> {
         keys.secrets.clone(),
         users_required,
     )?;
-    let store = crate::store::open::open(config.store.backend, data_dir, key_existed)?;
+    let key_check = keys.tokens.hash(b"crmgate shared store key check v1");
+    let store = crate::store::open::open(&config.store, data_dir, key_existed, &key_check.0)?;
     let metrics = Arc::new(Metrics::new()?);
     let gw = Arc::new(Gateway::new(
         config.clone(),

@@ -51,6 +51,7 @@ mod proxy_scope;
 mod real_crm;
 mod response_hygiene;
 mod revocation;
+mod several_gateways;
 mod store_corrupt;
 mod store_integrity;
 mod upstream_faults;

@@ -1,22 +1,64 @@
-//! `[store]`: which backend keeps tokens, codes, grants and assertion ids.
+//! `[store]`: which backend keeps tokens, codes, grants and assertion ids, and for `redis` the
+//! server shared by every gateway (`[store.redis]`).
+
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::Problems;
 use super::toml_doc::TomlDoc;
+use crate::store::redis_store::RedisOptions;
 
 /// `[store]` as written in the file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreFile {
-    /// The backend: `sled` (embedded, under `server.data_dir`/store).
+    /// The backend: `sled` (embedded, under `server.data_dir`/store) or `redis` (shared).
     pub backend: String,
+    /// `[store.redis]`, read when `backend = "redis"`.
+    pub redis: RedisFile,
 }
 
 impl Default for StoreFile {
     fn default() -> Self {
         Self {
             backend: "sled".into(),
+            redis: RedisFile::default(),
+        }
+    }
+}
+
+/// `[store.redis]` as written in the file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisFile {
+    /// `redis://[user:password@]host:port/db`, or `rediss://` for TLS.
+    pub url: String,
+    /// Sentinel addresses (`host:port`); not supported by this version.
+    pub sentinels: Vec<String>,
+    /// The Sentinel master name; not supported by this version.
+    pub master_name: Option<String>,
+    /// Prefix of every key this gateway writes.
+    pub key_prefix: String,
+    /// Refuse to start unless the server has `appendonly yes` and `appendfsync always`.
+    pub require_fsync: bool,
+    /// Milliseconds to wait for a connection or an answer before the request fails (503).
+    pub timeout_ms: u64,
+    /// Milliseconds a node keeps trusting its cached tokens without news from Redis; after that
+    /// proxied calls answer 503 until it hears again.
+    pub stale_ms: u64,
+}
+
+impl Default for RedisFile {
+    fn default() -> Self {
+        Self {
+            url: "redis://127.0.0.1:6379/0".into(),
+            sentinels: Vec::new(),
+            master_name: None,
+            key_prefix: "crmgate:".into(),
+            require_fsync: true,
+            timeout_ms: 1000,
+            stale_ms: 2000,
         }
     }
 }
@@ -28,28 +70,78 @@ pub use crate::store::open::Backend as StoreBackend;
 pub struct StoreConfig {
     /// The backend.
     pub backend: StoreBackend,
+    /// How to reach Redis (read with `backend = "redis"` only).
+    pub redis: RedisOptions,
 }
 
 /// Validates `[store]`; names the backends this build has when another one is asked for.
 pub fn validate(doc: &TomlDoc<'_>, s: StoreFile, p: &mut Problems) -> Option<StoreConfig> {
+    let line = |key: &str| Some(doc.get("store").map_or(1, |n| doc.key_line(n, key)));
     let backend = match s.backend.as_str() {
         "sled" => StoreBackend::Sled,
+        "redis" => StoreBackend::Redis,
         other => {
             let why = match other {
-                "redb" | "redis" => format!("{other:?} is not available in this version"),
+                "redb" => format!("{other:?} is not available in this version"),
                 _ => format!("unknown backend {other:?}"),
             };
-            let line = Some(doc.get("store").map_or(1, |n| doc.key_line(n, "backend")));
-            p.push(
-                doc.file(),
-                line,
-                "store.backend",
-                format!("{why}; this version has \"sled\""),
-            );
+            let msg = format!("{why}; this version has \"sled\" and \"redis\"");
+            p.push(doc.file(), line("backend"), "store.backend", msg);
             return None;
         }
     };
-    Some(StoreConfig { backend })
+    let r = s.redis;
+    let before = p.0.len();
+    let redis_line = |key: &str| {
+        let table = doc.get("store").and_then(|n| match n.get_ref() {
+            toml::de::DeValue::Table(t) => t.iter().find(|(k, _)| *k.get_ref() == "redis"),
+            _ => None,
+        });
+        Some(table.map_or(1, |(_, node)| doc.key_line(node, key)))
+    };
+    if backend == StoreBackend::Redis {
+        if !(r.url.starts_with("redis://") || r.url.starts_with("rediss://")) {
+            let msg = "must be a redis:// or rediss:// URL";
+            p.push(doc.file(), redis_line("url"), "store.redis.url", msg);
+        }
+        if !r.sentinels.is_empty() || r.master_name.is_some() {
+            let msg = "Sentinel is not supported by this version: point url at the primary";
+            p.push(
+                doc.file(),
+                redis_line("sentinels"),
+                "store.redis.sentinels",
+                msg,
+            );
+        }
+        if r.stale_ms < 500 || r.stale_ms > 600_000 {
+            let msg = "must be between 500 and 600000 (the change stream is read every 250 ms)";
+            p.push(
+                doc.file(),
+                redis_line("stale_ms"),
+                "store.redis.stale_ms",
+                msg,
+            );
+        }
+        if r.timeout_ms == 0 || r.timeout_ms > 60_000 {
+            let msg = "must be between 1 and 60000";
+            p.push(
+                doc.file(),
+                redis_line("timeout_ms"),
+                "store.redis.timeout_ms",
+                msg,
+            );
+        }
+    }
+    (p.0.len() == before).then(|| StoreConfig {
+        backend,
+        redis: RedisOptions {
+            url: r.url,
+            key_prefix: r.key_prefix,
+            require_fsync: r.require_fsync,
+            timeout: Duration::from_millis(r.timeout_ms),
+            stale_after: Duration::from_millis(r.stale_ms),
+        },
+    })
 }
 
 #[cfg(test)]
@@ -65,13 +157,20 @@ mod tests {
     }
 
     #[test]
-    fn sled_is_the_default_and_the_only_backend_yet() {
+    fn sled_is_the_default_and_redis_is_chosen_with_its_server() {
         assert_eq!(parse("").unwrap().store.backend, StoreBackend::Sled);
         let c = parse("[store]\nbackend = \"sled\"\n").unwrap();
         assert_eq!(c.store.backend, StoreBackend::Sled);
-        let e = parse("[store]\nbackend = \"redis\"\n").unwrap_err();
+        let c =
+            parse("[store]\nbackend = \"redis\"\n[store.redis]\nurl = \"redis://127.0.0.1:7/1\"\n")
+                .unwrap();
+        assert_eq!(c.store.backend, StoreBackend::Redis);
+        assert_eq!(c.store.redis.url, "redis://127.0.0.1:7/1");
+        assert_eq!(c.store.redis.key_prefix, "crmgate:");
+        assert!(c.store.redis.require_fsync);
+        let e = parse("[store]\nbackend = \"redb\"\n").unwrap_err();
         assert!(
-            e.contains("crmgate.toml:4: store.backend: \"redis\" is not available"),
+            e.contains("crmgate.toml:4: store.backend: \"redb\" is not available"),
             "{e}"
         );
         let e = parse("[store]\nbackend = \"mysql\"\n").unwrap_err();
@@ -81,5 +180,25 @@ mod tests {
         );
         let e = parse("[store]\npath = \"x\"\n").unwrap_err();
         assert!(e.contains("path"), "{e}");
+    }
+
+    #[test]
+    fn redis_settings_are_checked() {
+        let e =
+            parse("[store]\nbackend = \"redis\"\n[store.redis]\nurl = \"http://x\"\n").unwrap_err();
+        assert!(
+            e.contains("crmgate.toml:6: store.redis.url: must be a redis://"),
+            "{e}"
+        );
+        let e = parse(
+            "[store]\nbackend = \"redis\"\n[store.redis]\nsentinels = [\"127.0.0.1:26379\"]\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("store.redis.sentinels: Sentinel is not supported"),
+            "{e}"
+        );
+        let e = parse("[store]\nbackend = \"redis\"\n[store.redis]\ntimeout_ms = 0\n").unwrap_err();
+        assert!(e.contains("store.redis.timeout_ms"), "{e}");
     }
 }

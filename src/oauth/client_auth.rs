@@ -280,7 +280,7 @@ async fn verify_assertion(
         .tokens
         .claim_once(&id, verified.expires_at)
         .await
-        .map_err(OAuthError::server)?;
+        .map_err(OAuthError::store)?;
     if !fresh {
         return Err(OAuthError::invalid_client("assertion jti was already used"));
     }

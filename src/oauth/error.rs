@@ -110,9 +110,21 @@ impl OAuthError {
         Self::new(ErrorCode::InvalidClient, "client authentication failed").detail(detail)
     }
 
-    /// `server_error` for a store failure; `detail` is logged.
-    pub fn server(detail: impl std::fmt::Display) -> Self {
-        Self::new(ErrorCode::ServerError, "the request could not be completed").detail(detail)
+    /// For a store failure: `temporarily_unavailable` (503, `Retry-After: 1`) when the store
+    /// could not be reached or could not make the write durable, so the client retries;
+    /// `server_error` (500) for damaged records. The error itself is logged only.
+    pub fn store(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match e {
+            StoreError::Backend(_) | StoreError::Flush(_) => {
+                Self::new(ErrorCode::TemporarilyUnavailable, "try again later")
+                    .detail(e)
+                    .retry_after(1)
+            }
+            StoreError::Corrupt(_) | StoreError::Damaged(_) => {
+                Self::new(ErrorCode::ServerError, "the request could not be completed").detail(e)
+            }
+        }
     }
 
     /// Sets the log-only reason.

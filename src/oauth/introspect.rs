@@ -21,7 +21,7 @@ pub async fn run(gw: &Gateway, app: &App, token: &str) -> Result<Response, OAuth
         .tokens
         .lookup(token, kind)
         .await
-        .map_err(OAuthError::server)?
+        .map_err(OAuthError::store)?
     else {
         return Ok(inactive);
     };

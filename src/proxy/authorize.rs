@@ -186,7 +186,11 @@ async fn live_record(gw: &Gateway, token: &str) -> Result<Arc<TokenRecord>, Box<
         Err(e) => {
             tracing::error!(error = %e, "token store lookup failed");
             let msg = "try again later";
-            refuse(ErrorCode::TemporarilyUnavailable, msg, "store error")
+            let r = refuse(ErrorCode::TemporarilyUnavailable, msg, "store error");
+            Refusal {
+                response: r.response.header("Retry-After", "1"),
+                ..r
+            }
         }
     };
     Err(Box::new(refusal))

@@ -331,8 +331,14 @@ pub(crate) use contract_suite;
 mod backends {
     use std::sync::Arc;
 
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
     use crate::store::TokenStore;
     use crate::store::memory::MemoryStore;
+    use crate::store::redis_store::{RedisOptions, RedisStore};
+    use crate::store::redis_test_server::TestRedis;
     use crate::store::sled_store::SledStore;
 
     /// The reference store: "reopening" hands back the same map (it lives as long as the process).
@@ -349,6 +355,31 @@ mod backends {
         (dir, open)
     }
 
+    /// A fresh redis-server; reopening kills it with SIGKILL and restarts it on its AOF, so the
+    /// durability check is a real crash.
+    fn redis() -> (Arc<Mutex<TestRedis>>, impl Fn() -> Arc<dyn TokenStore>) {
+        let server = Arc::new(Mutex::new(TestRedis::start()));
+        let opened = AtomicBool::new(false);
+        let keep = server.clone();
+        let open = move || {
+            let mut s = server.lock().unwrap();
+            if opened.swap(true, Ordering::SeqCst) {
+                s.crash_and_restart();
+            }
+            let opts = RedisOptions {
+                url: s.url(),
+                key_prefix: "test:".into(),
+                require_fsync: true,
+                timeout: Duration::from_secs(2),
+                stale_after: Duration::from_secs(2),
+            };
+            let store = tokio::task::block_in_place(|| RedisStore::open(&opts)).unwrap();
+            Arc::new(store) as Arc<dyn TokenStore>
+        };
+        (keep, open)
+    }
+
     contract_suite!(memory_store, memory());
     contract_suite!(sled_store, sled());
+    contract_suite!(redis_store, redis());
 }

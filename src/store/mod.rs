@@ -16,6 +16,10 @@ mod contract;
 pub mod flusher;
 pub mod memory;
 pub mod open;
+pub mod redis_store;
+#[cfg(test)]
+mod redis_test_server;
+pub mod redis_watch;
 pub mod schema;
 pub mod seal;
 mod sled_open;
@@ -78,6 +82,15 @@ pub struct Expect {
     pub value: Option<Vec<u8>>,
 }
 
+/// What a shared backend heard that some gateway (this one or another) changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// These `Token` space keys were written or deleted.
+    Tokens(Vec<Vec<u8>>),
+    /// Changes may have been missed: forget everything cached.
+    Unknown,
+}
+
 /// Keys (without their space) and values, as a scan returns them.
 pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -101,6 +114,19 @@ pub trait TokenStore: Send + Sync + 'static {
     /// False once the store can no longer make writes durable (until the gateway restarts).
     fn healthy(&self) -> bool {
         true
+    }
+
+    /// Whether records cached from this store may still be trusted: a shared backend says no
+    /// once it has not heard from its server within its staleness budget (it could have missed
+    /// a revocation). Stores only this gateway writes are always fresh.
+    fn fresh(&self) -> bool {
+        true
+    }
+
+    /// Calls `on` with every change of token records committed through this store by any
+    /// gateway, from now on (shared backends; the others have nothing to tell).
+    fn watch(&self, on: std::sync::Arc<dyn Fn(Changed) + Send + Sync>) {
+        let _ = on;
     }
 
     /// Makes everything written so far durable, blocking (called once at shutdown).

@@ -4,14 +4,18 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::redis_store::RedisStore;
 use super::sled_store::SledStore;
 use super::{StoreError, TokenStore};
+use crate::config::store::StoreConfig;
 
 /// The backends this build has (`[store] backend`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     /// sled under `data_dir/store`: durable before every acknowledgement, verified at open.
     Sled,
+    /// A Redis primary shared by every gateway (`[store.redis]`).
+    Redis,
 }
 
 /// Why the store could not be opened; the message tells the operator what to do.
@@ -22,14 +26,22 @@ pub struct OpenError(pub String);
 /// Opens the `backend` store under `data_dir`. `key_existed`: the data dir already held its
 /// master key, so it must already hold its store: starting with an empty one would forget which
 /// assertion ids and codes were used.
+/// `key_check` is a keyed hash only this gateway's master key yields: a shared store remembers
+/// the first one it saw and refuses nodes with another key (their token hashes would not match).
 pub fn open(
-    backend: Backend,
+    config: &StoreConfig,
     data_dir: &Path,
     key_existed: bool,
+    key_check: &[u8],
 ) -> Result<Arc<dyn TokenStore>, OpenError> {
-    match backend {
+    match config.backend {
         Backend::Sled => {
             let store = open_sled(&data_dir.join("store"), key_existed)?;
+            Ok(Arc::new(store))
+        }
+        Backend::Redis => {
+            let store = RedisStore::open(&config.redis)?;
+            store.claim_key(key_check)?;
             Ok(Arc::new(store))
         }
     }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use moka::Expiry;
 use moka::sync::Cache;
 
+use crate::store::Changed;
 use crate::token::record::{TokenKey, TokenRecord};
 
 struct UntilTokenExpiry;
@@ -72,6 +73,27 @@ impl TokenCache {
     pub fn invalidate(&self, key: &TokenKey) {
         self.invalidations.fetch_add(1, Ordering::SeqCst);
         self.cache.invalidate(key);
+    }
+
+    /// Forgets everything.
+    pub fn clear(&self) {
+        self.invalidations.fetch_add(1, Ordering::SeqCst);
+        self.cache.invalidate_all();
+    }
+
+    /// Applies what a shared store reports: the token keys some gateway changed, or that
+    /// changes may have been missed.
+    pub fn changed(&self, change: Changed) {
+        match change {
+            Changed::Tokens(keys) => {
+                for key in keys {
+                    if let Ok(bytes) = <[u8; 32]>::try_from(key.as_slice()) {
+                        self.invalidate(&crate::keys::Digest(bytes));
+                    }
+                }
+            }
+            Changed::Unknown => self.clear(),
+        }
     }
 
     /// Number of cached entries (approximate).

@@ -43,7 +43,7 @@ pub enum Presented {
 pub struct TokenService {
     hasher: KeyedHash,
     store: Arc<dyn TokenStore>,
-    cache: TokenCache,
+    cache: Arc<TokenCache>,
     clock: SharedClock,
     metrics: Arc<Metrics>,
     tally: Tally,
@@ -58,10 +58,13 @@ impl TokenService {
         clock: SharedClock,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let cache = Arc::new(TokenCache::new(cache_capacity));
+        let watched = cache.clone();
+        store.watch(Arc::new(move |change| watched.changed(change)));
         Self {
             hasher,
             store,
-            cache: TokenCache::new(cache_capacity),
+            cache,
             clock,
             metrics,
             tally: Tally::default(),
@@ -118,6 +121,10 @@ impl TokenService {
         let key = self.key(token);
         let now = self.clock.now();
         let rec = match self.cache.get(&key) {
+            Some(_) if !self.store.fresh() => {
+                let why = "the shared store has not been heard from within store.redis.stale_ms";
+                return Err(StoreError::Backend(why.into()));
+            }
             Some(rec) => {
                 self.metrics.cache_hits.inc();
                 rec

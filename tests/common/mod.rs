@@ -10,6 +10,9 @@ pub use inprocess::InProcess;
 pub mod jwt;
 pub mod lookalike;
 pub mod process;
+/// The throwaway redis-server the Redis backend's unit tests use, shared with these tests.
+#[path = "../../src/store/redis_test_server.rs"]
+pub mod redis_server;
 pub mod wire;
 
 use std::net::{SocketAddr, TcpListener};
@@ -124,6 +127,9 @@ pub struct Options {
     pub shutdown_grace_seconds: u64,
     /// Send this signal over and over from the gateway's first log line until it answers.
     pub signal_while_starting: Option<i32>,
+    /// The master key to write into the data dir before the first start (gateways sharing a
+    /// store need the same one).
+    pub master_key: Option<[u8; 32]>,
 }
 
 impl Default for Options {
@@ -141,6 +147,7 @@ impl Default for Options {
             users_toml: None,
             shutdown_grace_seconds: 0,
             signal_while_starting: None,
+            master_key: None,
         }
     }
 }
@@ -218,6 +225,10 @@ impl Harness {
             std::fs::write(dir.path().join("users.toml"), users_toml()).unwrap();
         }
         std::fs::write(dir.path().join("apps.toml"), apps).unwrap();
+        if let Some(key) = &opts.master_key {
+            std::fs::create_dir_all(dir.path().join("data")).unwrap();
+            std::fs::write(dir.path().join("data/gateway.key"), key).unwrap();
+        }
         let mut builder = Client::builder().timeout(Duration::from_secs(20));
         if let Some((cert, _)) = &opts.tls {
             let cert = reqwest::Certificate::from_pem(cert.as_bytes()).unwrap();

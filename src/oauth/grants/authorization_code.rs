@@ -28,7 +28,7 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
     let code = form
         .get("code")
         .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
-    let Some(stored) = gw.tokens.code(code).await.map_err(OAuthError::server)? else {
+    let Some(stored) = gw.tokens.code(code).await.map_err(OAuthError::store)? else {
         return Err(invalid_grant("unknown code"));
     };
     let rec = stored.record.clone();
@@ -37,7 +37,7 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
             .tokens
             .revoke_family(&rec.family)
             .await
-            .map_err(OAuthError::server)?;
+            .map_err(OAuthError::store)?;
         tracing::warn!(client_id = %rec.client_id, user = %rec.user, revoked, "authorization code replayed; its tokens were revoked");
         return Err(invalid_grant("code already used"));
     }
@@ -47,7 +47,7 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
         .tokens
         .redeem_code(code, stored, &access, refresh.as_ref(), &grant)
         .await
-        .map_err(OAuthError::server)?;
+        .map_err(OAuthError::store)?;
     let Redeemed::Issued {
         access: token,
         refresh,
@@ -56,7 +56,7 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
         gw.tokens
             .revoke_family(&rec.family)
             .await
-            .map_err(OAuthError::server)?;
+            .map_err(OAuthError::store)?;
         return Err(invalid_grant("code redeemed concurrently"));
     };
     tracing::info!(client_id = %rec.client_id, user = %rec.user, "authorization code redeemed");

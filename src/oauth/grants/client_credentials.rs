@@ -55,7 +55,7 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
         family: None,
         rotated: None,
     };
-    let token = gw.tokens.issue(record).await.map_err(OAuthError::server)?;
+    let token = gw.tokens.issue(record).await.map_err(OAuthError::store)?;
     tracing::info!(client_id = %app.client_id, user = username, "access token issued");
     let body = json!({
         "access_token": token,

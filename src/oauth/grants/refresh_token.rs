@@ -37,7 +37,7 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
     if !app.offline_access {
         return Err(invalid_grant("the application has no offline access"));
     }
-    let (user, family) = match gw.tokens.peek(token).await.map_err(OAuthError::server)? {
+    let (user, family) = match gw.tokens.peek(token).await.map_err(OAuthError::store)? {
         Some(rec) if rec.kind == TokenKind::Refresh => (rec.user.unwrap_or_default(), rec.family),
         _ => return Err(invalid_grant("unknown refresh token")),
     };
@@ -55,7 +55,7 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
             .is_upstream_user(&user)
             .then(|| gw.identity.snapshot(&profile)),
     };
-    let refreshed = gw.tokens.refresh(&req).await.map_err(OAuthError::server)?;
+    let refreshed = gw.tokens.refresh(&req).await.map_err(OAuthError::store)?;
     answer(gw, app, &user, refreshed)
 }
 

@@ -1,0 +1,156 @@
+//! Several gateways on one Redis (`[store] backend = "redis"`): each a real `crmgate` process
+//! with its own data dir and the same master key, all on one throwaway `redis-server`. A token
+//! from one works on the others, a revocation on one is refused on the others, a node with
+//! another master key is refused at start, and a paused Redis gives 503s (never a false 200)
+//! until it answers again.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use crate::common;
+
+use common::redis_server::TestRedis;
+use common::*;
+
+const APP: &str = "vte_c0000000000000000001";
+const KEY: [u8; 32] = [7; 32];
+
+fn apps() -> String {
+    format!(
+        "{}{}",
+        settings(true, false),
+        secret_app(APP, "s-a", "rest.all", "aldo")
+    )
+}
+
+fn redis_section(redis: &TestRedis, stale_ms: u64) -> String {
+    format!(
+        "[store]\nbackend = \"redis\"\n[store.redis]\nurl = \"{}\"\nstale_ms = {stale_ms}\ntimeout_ms = 500\n",
+        redis.url()
+    )
+}
+
+fn node(redis: &TestRedis, key: [u8; 32], stale_ms: u64) -> Harness {
+    Harness::start_with(
+        &apps(),
+        Options {
+            extra: redis_section(redis, stale_ms),
+            master_key: Some(key),
+            ..Options::default()
+        },
+    )
+}
+
+/// Polls `f` every 5 ms until it holds; how long that took.
+fn within(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return start.elapsed();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("{what}: not within {limit:?}");
+}
+
+fn revoke(h: &Harness, token: &str) {
+    let r = h
+        .http
+        .post(h.url("/oauth2/v2.0/revoke.php"))
+        .basic_auth(APP, Some("s-a"))
+        .form(&[("token", token)])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[test]
+fn a_token_from_one_gateway_works_on_the_others_and_a_revocation_reaches_them_all() {
+    let redis = TestRedis::start();
+    let nodes: Vec<Harness> = (0..3).map(|_| node(&redis, KEY, 2000)).collect();
+    let token = nodes[0].token(APP, "s-a");
+    for (i, n) in nodes.iter().enumerate() {
+        let r = n.query_invoices(&token);
+        assert_eq!(r.status(), 200, "node {i}: {}", r.text().unwrap());
+    }
+    // Every node has it cached now; revoke on the second.
+    revoke(&nodes[1], &token);
+    for (i, n) in nodes.iter().enumerate() {
+        let took = within("revocation seen", Duration::from_secs(5), || {
+            n.query_invoices(&token).status() == 401
+        });
+        eprintln!("node {i} refused the revoked token after {took:?}");
+    }
+    // A token issued on the third node after all that works on the first.
+    let fresh = nodes[2].token(APP, "s-a");
+    assert_eq!(nodes[0].query_invoices(&fresh).status(), 200);
+}
+
+#[test]
+fn a_gateway_with_another_master_key_is_refused_at_start() {
+    let redis = TestRedis::start();
+    let first = node(&redis, KEY, 2000);
+    let token = first.token(APP, "s-a");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/gateway.key"), [8u8; 32]).unwrap();
+    std::fs::write(dir.path().join("apps.toml"), apps()).unwrap();
+    std::fs::write(dir.path().join("users.toml"), users_toml()).unwrap();
+    let port = free_port();
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\ndata_dir = \"data\"\n\
+         [upstream]\naddress = \"{}\"\n{}",
+        first.crm.addr(),
+        redis_section(&redis, 2000)
+    );
+    std::fs::write(dir.path().join("crmgate.toml"), config).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crmgate"))
+        .args(["serve", "--config"])
+        .arg(dir.path().join("crmgate.toml"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("gateway.key differs from the one the shared store was written with"),
+        "{stderr}"
+    );
+    assert_eq!(first.query_invoices(&token).status(), 200);
+}
+
+#[test]
+fn a_paused_redis_gives_503s_after_the_staleness_budget_and_service_resumes_with_it() {
+    let redis = TestRedis::start();
+    let a = node(&redis, KEY, 600);
+    let token = a.token(APP, "s-a");
+    assert_eq!(a.query_invoices(&token).status(), 200, "cached now");
+    redis.signal("STOP");
+    let mut statuses = Vec::new();
+    let took = within("503 for the cached token", Duration::from_secs(10), || {
+        let r = a.query_invoices(&token);
+        let status = r.status().as_u16();
+        statuses.push(status);
+        if status == 503 {
+            assert_eq!(r.headers()["retry-after"], "1");
+            let body: serde_json::Value = r.json().unwrap();
+            assert_eq!(body["error"], "temporarily_unavailable");
+        }
+        status == 503
+    });
+    eprintln!("cached token refused {took:?} after Redis stopped answering");
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "{statuses:?}"
+    );
+    // Issuance cannot be durable: 503 with Retry-After, never a token.
+    let r = a.token_basic(APP, "s-a", &[("grant_type", "client_credentials")]);
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "1");
+    redis.signal("CONT");
+    within("service resumes", Duration::from_secs(10), || {
+        a.query_invoices(&token).status() == 200
+    });
+    let again = a.token(APP, "s-a");
+    assert_eq!(a.query_invoices(&again).status(), 200);
+}
