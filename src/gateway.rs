@@ -10,7 +10,8 @@ use crate::identity::Identity;
 use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::registry::live::Directory;
-use crate::store::TokenStore;
+use crate::store::ephemeral::Ephemeral;
+use crate::store::open::Opened;
 use crate::token::service::TokenService;
 use crate::users::upstream::{UpstreamError, UpstreamUsers};
 
@@ -73,6 +74,8 @@ pub struct Gateway {
     pub identity: Identity,
     /// Token issuance and checks.
     pub tokens: TokenService,
+    /// Sessions, pending requests and throttle counters (shared with a shared store).
+    pub ephemeral: Arc<dyn Ephemeral>,
     /// Derived keys.
     pub keys: KeyRing,
     /// The clock.
@@ -89,14 +92,14 @@ impl Gateway {
     pub fn new(
         config: Arc<Config>,
         directory: Directory,
-        store: Arc<dyn TokenStore>,
+        store: Opened,
         keys: KeyRing,
         clock: SharedClock,
         metrics: Arc<Metrics>,
     ) -> Result<Self, UpstreamError> {
         let tokens = TokenService::new(
             keys.tokens.clone(),
-            store,
+            store.tokens,
             config.tokens.cache_capacity,
             clock.clone(),
             metrics.clone(),
@@ -118,6 +121,7 @@ impl Gateway {
             directory,
             identity,
             tokens,
+            ephemeral: store.ephemeral,
             keys,
             clock,
             metrics,

@@ -99,12 +99,13 @@ pub fn build(config: Config, clock: SharedClock) -> Result<Built, StartError> {
         users_required,
     )?;
     let key_check = keys.tokens.hash(b"crmgate shared store key check v1");
-    let store = crate::store::open::open(&config.store, data_dir, key_existed, &key_check.0)?;
+    let opened = crate::store::open::open(&config.store, data_dir, key_existed, &key_check.0)?;
+    let store = opened.tokens.clone();
     let metrics = Arc::new(Metrics::new()?);
     let gw = Arc::new(Gateway::new(
         config.clone(),
         directory,
-        store.clone(),
+        opened,
         keys,
         clock,
         metrics,

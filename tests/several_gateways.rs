@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::common;
 
+use common::browser::{self, Browser, WEB, WEB_CB, WEB_SECRET};
 use common::redis_server::TestRedis;
 use common::*;
 
@@ -153,4 +154,65 @@ fn a_paused_redis_gives_503s_after_the_staleness_budget_and_service_resumes_with
     });
     let again = a.token(APP, "s-a");
     assert_eq!(a.query_invoices(&again).status(), 200);
+}
+
+/// Three nodes behind one public URL, as behind a load balancer.
+fn cluster(redis: &TestRedis, apps: &str, limits: &str) -> Vec<Harness> {
+    (0..3)
+        .map(|_| {
+            Harness::start_with(
+                apps,
+                Options {
+                    extra: format!("{limits}{}", redis_section(redis, 2000)),
+                    master_key: Some(KEY),
+                    public_url: Some("https://gateway.example".into()),
+                    ..Options::default()
+                },
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_user_signs_in_on_one_gateway_consents_on_another_and_a_third_redeems_the_code() {
+    let redis = TestRedis::start();
+    let nodes = cluster(&redis, &browser::web_apps(), "");
+    let mut b = Browser::new(&nodes[0]);
+    let form = b.get(&browser::authorize_url(&nodes[0], WEB, WEB_CB, "st-1", None));
+    assert_eq!(form.status, 200, "{}", form.body);
+    b.switch(&nodes[1]);
+    let consent = b.login(&form, "aldo", "aldo-pw");
+    assert_eq!(consent.status, 200, "{}", consent.body);
+    assert!(consent.body.contains("name=\"decision\""), "{}", consent.body);
+    b.switch(&nodes[2]);
+    let done = b.decide(&consent, "allow");
+    assert_eq!(done.status, 303, "{}", done.body);
+    let (code, state) = browser::code_and_state(&done.location, WEB_CB);
+    assert_eq!(state, "st-1");
+    let tokens = browser::exchange(&nodes[0], WEB, Some(WEB_SECRET), &code, WEB_CB, None);
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(nodes[1].query_invoices(access).status(), 200);
+    // The code is spent everywhere.
+    let again = browser::exchange_raw(&nodes[1], WEB, Some(WEB_SECRET), &code, Some(WEB_CB), None);
+    assert_eq!(again.status(), 400);
+}
+
+#[test]
+fn failed_client_authentications_on_every_gateway_count_towards_one_throttle() {
+    let redis = TestRedis::start();
+    let limits = "[limits]\nclient_failures_per_client = 4\nclient_failures_per_ip = 1000\n";
+    let nodes = cluster(&redis, &apps(), limits);
+    let statuses: Vec<u16> = (0..6)
+        .map(|i| {
+            let n = &nodes[i % 3];
+            n.token_basic(APP, "wrong", &[("grant_type", "client_credentials")])
+                .status()
+                .as_u16()
+        })
+        .collect();
+    assert_eq!(statuses, [401, 401, 401, 429, 429, 429]);
+    // The right secret still gets a token, on any node.
+    for n in &nodes {
+        assert!(!n.token(APP, "s-a").is_empty());
+    }
 }

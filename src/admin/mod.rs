@@ -160,14 +160,14 @@ async fn route(
         (_, ["login"]) => return Err(method_not_allowed()),
         _ => {}
     }
-    let caller = session::caller(gw, sessions, req)?;
+    let caller = session::caller(gw, sessions, req).await?;
     let mutating = !matches!(req.method, "GET" | "HEAD");
     if mutating {
         session::check_csrf(&caller, req)?;
     }
     match (req.method, parts.as_slice()) {
         ("GET", ["session"]) => Ok(session::describe(&caller)),
-        ("POST", ["logout"]) => Ok(session::logout(sessions, &caller)),
+        ("POST", ["logout"]) => session::logout(sessions, &caller).await,
         (_, ["me", rest @ ..]) => me::route(gw, req, &caller, rest).await,
         (_, ["settings"] | ["apps", ..]) if !caller.user.admin => Err(ApiError::new(
             403,

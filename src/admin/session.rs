@@ -5,14 +5,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use moka::sync::Cache;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{ApiError, ApiRequest, ApiResult, Caller, body_object};
 use crate::gateway::Gateway;
+use crate::keys::KeyedHash;
 use crate::login::sessions::{random_id, same_secret};
-use crate::login::throttle::Throttle;
+use crate::login::throttle::{Refused, Throttle};
 use crate::response::Response;
+use crate::store::StoreError;
+use crate::store::ephemeral::{Ephemeral, Kind};
 use crate::users::User;
 
 /// Name of the admin session cookie.
@@ -29,21 +32,27 @@ pub struct Session {
     pub csrf: String,
 }
 
-/// Live sessions.
+/// Live sessions, in the deployment's [`Ephemeral`] store by keyed hash of the cookie value.
 pub struct AdminSessions {
-    live: Cache<String, Arc<Session>>,
+    store: Arc<dyn Ephemeral>,
+    hasher: KeyedHash,
     ttl: u64,
     secure: bool,
 }
 
+/// What the store keeps of a session (never its id).
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    username: String,
+    csrf: String,
+}
+
 impl AdminSessions {
-    /// Sessions lasting `ttl` seconds; cookies `Secure` when `secure`.
-    pub fn new(ttl: u64, secure: bool) -> Self {
+    /// Sessions lasting `ttl` seconds (from their last use); cookies `Secure` when `secure`.
+    pub fn new(ttl: u64, secure: bool, hasher: KeyedHash, store: Arc<dyn Ephemeral>) -> Self {
         Self {
-            live: Cache::builder()
-                .max_capacity(10_000)
-                .time_to_idle(Duration::from_secs(ttl))
-                .build(),
+            store,
+            hasher,
             ttl,
             secure,
         }
@@ -54,6 +63,38 @@ impl AdminSessions {
         format!(
             "{COOKIE}={value}; Path=/gateway/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
         )
+    }
+
+    async fn insert(&self, session: &Session) -> Result<(), StoreError> {
+        let stored = Stored {
+            username: session.username.clone(),
+            csrf: session.csrf.clone(),
+        };
+        let key = self.hasher.hash(session.id.as_bytes());
+        let raw = crate::token::record::encode(&stored);
+        let ttl = Duration::from_secs(self.ttl);
+        self.store.put(Kind::AdminSession, &key.0, &raw, ttl).await
+    }
+
+    /// The live session with cookie value `id`; its lifetime starts again.
+    async fn get(&self, id: &str) -> Result<Option<Arc<Session>>, StoreError> {
+        let key = self.hasher.hash(id.as_bytes());
+        let Some(raw) = self.store.get(Kind::AdminSession, &key.0).await? else {
+            return Ok(None);
+        };
+        let stored: Stored = crate::token::record::decode(&raw)?;
+        let session = Session {
+            id: id.to_string(),
+            username: stored.username,
+            csrf: stored.csrf,
+        };
+        self.insert(&session).await?;
+        Ok(Some(Arc::new(session)))
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), StoreError> {
+        let key = self.hasher.hash(id.as_bytes());
+        self.store.delete(Kind::AdminSession, &key.0).await
     }
 }
 
@@ -80,13 +121,17 @@ pub async fn login(
     if username.is_empty() || password.is_empty() {
         return Err(ApiError::invalid("username and password are required"));
     }
-    if let Err(wait) = throttle.check(&username, req.peer) {
-        let e = ApiError::new(
-            429,
-            "too_many_requests",
-            "too many failed attempts: wait and retry",
-        );
-        return Ok(e.response().header("Retry-After", wait.to_string()));
+    match throttle.check(&username, req.peer).await {
+        Ok(()) => {}
+        Err(Refused::Wait(wait)) => {
+            let e = ApiError::new(
+                429,
+                "too_many_requests",
+                "too many failed attempts: wait and retry",
+            );
+            return Ok(e.response().header("Retry-After", wait.to_string()));
+        }
+        Err(Refused::Unavailable(e)) => return Err(ApiError::unavailable(e)),
     }
     let ok = gw
         .identity
@@ -99,7 +144,7 @@ pub async fn login(
         None
     };
     let Some(user) = user else {
-        throttle.failed(&username, req.peer);
+        throttle.failed(&username, req.peer).await;
         tracing::info!(user = %username, "admin API login failed");
         return Err(ApiError::new(
             401,
@@ -107,13 +152,16 @@ pub async fn login(
             "wrong username or password",
         ));
     };
-    throttle.succeeded(&username);
+    throttle.succeeded(&username).await;
     let session = Arc::new(Session {
         id: random_id(),
         username,
         csrf: random_id(),
     });
-    sessions.live.insert(session.id.clone(), session.clone());
+    sessions
+        .insert(&session)
+        .await
+        .map_err(ApiError::unavailable)?;
     tracing::info!(user = %session.username, "admin API login");
     let body = json!({"csrf_token": session.csrf, "user": user_json(&user)});
     Ok(Response::json(200, &body)
@@ -122,19 +170,26 @@ pub async fn login(
 }
 
 /// The caller of a request, or 401.
-pub fn caller(
+pub async fn caller(
     gw: &Gateway,
     sessions: &AdminSessions,
     req: &ApiRequest<'_>,
 ) -> Result<Caller, ApiError> {
     let unauthorized = || ApiError::new(401, "unauthorized", "sign in first");
-    let session = req
+    let values = req
         .cookies
         .split(';')
         .filter_map(|c| c.trim().split_once('='))
         .filter(|(name, _)| *name == COOKIE)
-        .find_map(|(_, value)| sessions.live.get(value))
-        .ok_or_else(unauthorized)?;
+        .map(|(_, value)| value);
+    let mut found = None;
+    for value in values {
+        if let Some(s) = sessions.get(value).await.map_err(ApiError::unavailable)? {
+            found = Some(s);
+            break;
+        }
+    }
+    let session = found.ok_or_else(unauthorized)?;
     let user = gw
         .identity
         .user_named(&session.username)
@@ -161,9 +216,12 @@ pub fn describe(caller: &Caller) -> Response {
 }
 
 /// `POST logout`.
-pub fn logout(sessions: &AdminSessions, caller: &Caller) -> Response {
-    sessions.live.invalidate(&caller.session.id);
-    Response::json(200, &json!({}))
+pub async fn logout(sessions: &AdminSessions, caller: &Caller) -> ApiResult {
+    sessions
+        .remove(&caller.session.id)
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok(Response::json(200, &json!({}))
         .header("Set-Cookie", sessions.cookie("", 0))
-        .header("Cache-Control", "no-store")
+        .header("Cache-Control", "no-store"))
 }

@@ -4,6 +4,7 @@
 pub mod sessions;
 pub mod throttle;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sessions::LoginState;
@@ -11,6 +12,7 @@ use throttle::Throttle;
 
 use crate::config::LoginSettings;
 use crate::keys::KeyedHash;
+use crate::store::ephemeral::Ephemeral;
 
 /// The login page's state: sessions, pending requests, throttling.
 pub struct Login {
@@ -26,14 +28,22 @@ pub struct Login {
 impl Login {
     /// Login state per the config; cookies are `Secure` when the public URL is https, their
     /// values are kept as keyed hashes under `hasher`.
-    pub fn new(s: &LoginSettings, secure: bool, hasher: KeyedHash) -> Self {
+    pub fn new(
+        s: &LoginSettings,
+        secure: bool,
+        hasher: KeyedHash,
+        store: Arc<dyn Ephemeral>,
+    ) -> Self {
         Self {
             state: LoginState::new(
                 Duration::from_secs(s.session_ttl),
                 Duration::from_secs(s.request_ttl),
                 hasher,
+                store.clone(),
             ),
             throttle: Throttle::new(
+                store,
+                throttle::LOGINS,
                 s.failures_per_user,
                 s.failures_per_ip,
                 Duration::from_secs(s.throttle_seconds),

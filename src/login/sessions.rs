@@ -3,18 +3,21 @@
 //! login and consent, with their CSRF token). A pending request is bound to the browser that
 //! started it (a keyed hash of its pre-login cookie) and, once someone signs in through it, to
 //! that session (a keyed hash of the session cookie); cookie values are kept only as such
-//! hashes. Everything expires; a restart means logging in again.
+//! hashes. They live in the deployment's [`Ephemeral`] store: in memory with one gateway (a
+//! restart means logging in again), on Redis when several share it. Everything expires.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use moka::sync::Cache;
 use rand::RngCore;
+use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
 use crate::keys::{Digest, KeyedHash};
+use crate::store::StoreError;
+use crate::store::ephemeral::{Ephemeral, Kind};
 use crate::token::scope::Scope;
 
 /// Name of the session cookie.
@@ -24,7 +27,7 @@ pub const COOKIE: &str = "crmgate_session";
 pub const BROWSER_COOKIE: &str = "crmgate_browser";
 
 /// A validated authorization request waiting for the user.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Pending {
     /// The app.
     pub client_id: String,
@@ -64,34 +67,28 @@ pub fn same_secret(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
-fn cache<K, V>(ttl: Duration) -> Cache<K, V>
-where
-    K: std::hash::Hash + Eq + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
-    Cache::builder()
-        .max_capacity(100_000)
-        .time_to_live(ttl)
-        .build()
-}
-
-/// Sessions and pending requests, keyed by hashes of the cookie values.
+/// Sessions and pending requests, keyed by hashes of the cookie values, in the deployment's
+/// [`Ephemeral`] store (so every gateway node sees them).
 pub struct LoginState {
     hasher: KeyedHash,
-    sessions: Cache<Digest, Arc<str>>,
-    pending: Cache<String, Arc<Pending>>,
-    /// The session each pending request was signed in with (or shown with).
-    bound: Cache<String, Digest>,
+    store: Arc<dyn Ephemeral>,
+    session_ttl: Duration,
+    request_ttl: Duration,
 }
 
 impl LoginState {
     /// Sessions last `session_ttl`, requests `request_ttl`; cookie values are keyed with `hasher`.
-    pub fn new(session_ttl: Duration, request_ttl: Duration, hasher: KeyedHash) -> Self {
+    pub fn new(
+        session_ttl: Duration,
+        request_ttl: Duration,
+        hasher: KeyedHash,
+        store: Arc<dyn Ephemeral>,
+    ) -> Self {
         Self {
             hasher,
-            sessions: cache(session_ttl),
-            pending: cache(request_ttl),
-            bound: cache(request_ttl),
+            store,
+            session_ttl,
+            request_ttl,
         }
     }
 
@@ -101,32 +98,60 @@ impl LoginState {
     }
 
     /// Starts a session for `user`; returns the cookie value.
-    pub fn login(&self, user: &str) -> String {
+    pub async fn login(&self, user: &str) -> Result<String, StoreError> {
         let id = random_id();
-        self.sessions.insert(self.digest(&id), Arc::from(user));
-        id
+        let key = self.digest(&id);
+        let ttl = self.session_ttl;
+        self.store
+            .put(Kind::LoginSession, &key.0, user.as_bytes(), ttl)
+            .await?;
+        Ok(id)
     }
 
     /// The user of a session cookie value.
-    pub fn user(&self, session: &str) -> Option<Arc<str>> {
-        self.sessions.get(&self.digest(session))
+    pub async fn user(&self, session: &str) -> Result<Option<Arc<str>>, StoreError> {
+        let raw = self
+            .store
+            .get(Kind::LoginSession, &self.digest(session).0)
+            .await?;
+        Ok(raw.and_then(|r| String::from_utf8(r).ok()).map(Arc::from))
+    }
+
+    /// The first of `sessions` (cookie values) that is live, with its user.
+    pub async fn signed_in<'a>(
+        &self,
+        sessions: impl Iterator<Item = &'a str>,
+    ) -> Result<Option<(&'a str, Arc<str>)>, StoreError> {
+        for value in sessions {
+            if let Some(user) = self.user(value).await? {
+                return Ok(Some((value, user)));
+            }
+        }
+        Ok(None)
     }
 
     /// Ends a session.
-    pub fn logout(&self, session: &str) {
-        self.sessions.invalidate(&self.digest(session));
+    pub async fn logout(&self, session: &str) -> Result<(), StoreError> {
+        let key = self.digest(session);
+        self.store.delete(Kind::LoginSession, &key.0).await
     }
 
     /// Remembers a request; returns its id.
-    pub fn remember(&self, pending: Pending) -> String {
+    pub async fn remember(&self, pending: &Pending) -> Result<String, StoreError> {
         let id = random_id();
-        self.pending.insert(id.clone(), Arc::new(pending));
-        id
+        let raw = crate::token::record::encode(pending);
+        let ttl = self.request_ttl;
+        self.store
+            .put(Kind::Pending, id.as_bytes(), &raw, ttl)
+            .await?;
+        Ok(id)
     }
 
     /// The request `id`, if it has not expired.
-    pub fn pending(&self, id: &str) -> Option<Arc<Pending>> {
-        self.pending.get(id)
+    pub async fn pending(&self, id: &str) -> Result<Option<Arc<Pending>>, StoreError> {
+        let raw = self.store.get(Kind::Pending, id.as_bytes()).await?;
+        raw.map(|r| crate::token::record::decode(&r).map(Arc::new))
+            .transpose()
     }
 
     /// Whether one of the pre-login cookie values is the one `pending` was started with.
@@ -139,37 +164,50 @@ impl LoginState {
     }
 
     /// Binds request `id` to the session cookie value `session`: only it may decide.
-    pub fn bind_session(&self, id: &str, session: &str) {
-        self.bound.insert(id.to_string(), self.digest(session));
+    pub async fn bind_session(&self, id: &str, session: &str) -> Result<(), StoreError> {
+        let digest = self.digest(session);
+        let ttl = self.request_ttl;
+        self.store
+            .put(Kind::Bound, id.as_bytes(), &digest.0, ttl)
+            .await
     }
 
     /// The user of the session request `id` is bound to, when one of the session cookie values
     /// is that session and it is still live.
-    pub fn bound_user<'a>(
+    pub async fn bound_user<'a>(
         &self,
         id: &str,
         mut sessions: impl Iterator<Item = &'a str>,
-    ) -> Option<Arc<str>> {
-        let bound = self.bound.get(id)?;
-        let value = sessions.find(|s| self.hasher.verify(s.as_bytes(), &bound))?;
-        self.user(value)
+    ) -> Result<Option<Arc<str>>, StoreError> {
+        let Some(raw) = self.store.get(Kind::Bound, id.as_bytes()).await? else {
+            return Ok(None);
+        };
+        let Ok(bound) = <[u8; 32]>::try_from(raw.as_slice()) else {
+            return Ok(None);
+        };
+        let bound = Digest(bound);
+        match sessions.find(|s| self.hasher.verify(s.as_bytes(), &bound)) {
+            Some(value) => self.user(value).await,
+            None => Ok(None),
+        }
     }
 
     /// Forgets a request once answered.
-    pub fn finish(&self, id: &str) {
-        self.pending.invalidate(id);
-        self.bound.invalidate(id);
+    pub async fn finish(&self, id: &str) -> Result<(), StoreError> {
+        self.store.delete(Kind::Pending, id.as_bytes()).await?;
+        self.store.delete(Kind::Bound, id.as_bytes()).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::ephemeral::MemoryEphemeral;
 
     fn state() -> LoginState {
         let hasher = crate::keys::KeyRing::from_master(&[7; 32]).logins;
         let ttl = Duration::from_secs(60);
-        LoginState::new(ttl, ttl, hasher)
+        LoginState::new(ttl, ttl, hasher, Arc::new(MemoryEphemeral::new(1000)))
     }
 
     fn pending(state: &LoginState, browser: &str) -> Pending {
@@ -185,33 +223,41 @@ mod tests {
         }
     }
 
-    #[test]
-    fn requests_answer_only_their_browser_and_their_session() {
+    #[tokio::test]
+    async fn requests_answer_only_their_browser_and_their_session() {
         let s = state();
         let (mine, theirs) = (random_id(), random_id());
         let p = pending(&s, &mine);
         assert!(s.same_browser(&p, [theirs.as_str(), mine.as_str()].into_iter()));
         assert!(!s.same_browser(&p, [theirs.as_str()].into_iter()));
         assert!(!s.same_browser(&p, std::iter::empty()));
-        let id = s.remember(p);
-        let (aldo, bruna) = (s.login("aldo"), s.login("bruna"));
-        assert_eq!(s.bound_user(&id, [aldo.as_str()].into_iter()), None);
-        s.bind_session(&id, &aldo);
-        let user = s.bound_user(&id, [bruna.as_str(), aldo.as_str()].into_iter());
+        let id = s.remember(&p).await.unwrap();
+        let aldo = s.login("aldo").await.unwrap();
+        let bruna = s.login("bruna").await.unwrap();
+        let bound = async |sessions: &[&str]| s.bound_user(&id, sessions.iter().copied()).await;
+        assert_eq!(bound(&[&aldo]).await.unwrap(), None);
+        s.bind_session(&id, &aldo).await.unwrap();
+        let user = bound(&[&bruna, &aldo]).await.unwrap();
         assert_eq!(user.as_deref(), Some("aldo"));
-        assert_eq!(s.bound_user(&id, [bruna.as_str()].into_iter()), None);
-        s.logout(&aldo);
-        assert_eq!(s.bound_user(&id, [aldo.as_str()].into_iter()), None);
-        s.finish(&id);
-        assert!(s.pending(&id).is_none());
+        assert_eq!(bound(&[&bruna]).await.unwrap(), None);
+        s.logout(&aldo).await.unwrap();
+        assert_eq!(bound(&[&aldo]).await.unwrap(), None);
+        s.finish(&id).await.unwrap();
+        assert!(s.pending(&id).await.unwrap().is_none());
     }
 
-    #[test]
-    fn cookie_values_are_kept_only_as_keyed_hashes() {
-        let s = state();
-        let session = s.login("aldo");
-        assert!(s.sessions.contains_key(&s.digest(&session)));
-        assert_eq!(s.user(&session).as_deref(), Some("aldo"));
+    #[tokio::test]
+    async fn cookie_values_are_kept_only_as_keyed_hashes() {
+        let store = Arc::new(MemoryEphemeral::new(1000));
+        let hasher = crate::keys::KeyRing::from_master(&[7; 32]).logins;
+        let ttl = Duration::from_secs(60);
+        let s = LoginState::new(ttl, ttl, hasher, store.clone());
+        let session = s.login("aldo").await.unwrap();
+        let by_hash = store.get(Kind::LoginSession, &s.digest(&session).0).await;
+        assert_eq!(by_hash.unwrap(), Some(b"aldo".to_vec()));
+        let by_value = store.get(Kind::LoginSession, session.as_bytes()).await;
+        assert_eq!(by_value.unwrap(), None);
+        assert_eq!(s.user(&session).await.unwrap().as_deref(), Some("aldo"));
         assert!(is_random_id(&session));
         assert!(!is_random_id("short") && !is_random_id(&format!("{}=", &session[1..])));
     }

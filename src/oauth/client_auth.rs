@@ -12,8 +12,9 @@ use super::form::{self, BasicCredentials, Form};
 use crate::config::Limits;
 use crate::gateway::Gateway;
 use crate::keys::Digest;
-use crate::login::throttle::Throttle;
+use crate::login::throttle::{self, Refused, Throttle};
 use crate::registry::{App, ClientAuth, Registry};
+use crate::store::ephemeral::Ephemeral;
 
 /// The credentials a request presents.
 #[derive(Debug, Clone)]
@@ -138,9 +139,11 @@ fn assertion_credentials(
 pub struct ClientThrottle(Throttle);
 
 impl ClientThrottle {
-    /// Counters per `limits.client_*`.
-    pub fn new(limits: &Limits) -> Self {
+    /// Counters per `limits.client_*`, kept in `store`.
+    pub fn new(limits: &Limits, store: Arc<dyn Ephemeral>) -> Self {
         Self(Throttle::new(
+            store,
+            throttle::CLIENTS,
             limits.client_failures_per_client,
             limits.client_failures_per_ip,
             std::time::Duration::from_secs(limits.client_throttle_seconds),
@@ -159,17 +162,17 @@ pub async fn authenticate(
     peer: Option<IpAddr>,
 ) -> Result<Arc<App>, OAuthError> {
     let client_id = creds.client_id().map(str::to_string).unwrap_or_default();
-    if let Err(wait) = throttle.0.check_ip(peer) {
-        return Err(throttled(wait));
-    }
+    throttle.0.check_ip(peer).await.map_err(throttled)?;
     let result = verify(gw, creds).await;
     if let Err(e) = &result
         && e.code == ErrorCode::InvalidClient
     {
-        throttle.0.failed(&client_id, peer);
-        if let Err(wait) = throttle.0.check_name(Some(&client_id)) {
-            return Err(throttled(wait));
-        }
+        throttle.0.failed(&client_id, peer).await;
+        throttle
+            .0
+            .check_name(Some(&client_id))
+            .await
+            .map_err(throttled)?;
     }
     result
 }
@@ -190,13 +193,16 @@ pub async fn token_request(
     Ok((app, token.to_string()))
 }
 
-fn throttled(wait: u64) -> OAuthError {
-    OAuthError::new(
-        ErrorCode::InvalidClient,
-        "too many failed authentications; retry later",
-    )
-    .status(429)
-    .retry_after(wait)
+fn throttled(refused: Refused) -> OAuthError {
+    match refused {
+        Refused::Wait(wait) => OAuthError::new(
+            ErrorCode::InvalidClient,
+            "too many failed authentications; retry later",
+        )
+        .status(429)
+        .retry_after(wait),
+        Refused::Unavailable(e) => OAuthError::store(e),
+    }
 }
 
 async fn verify(gw: &Gateway, creds: Credentials) -> Result<Arc<App>, OAuthError> {

@@ -2,11 +2,14 @@
 //! pages' sessions and password throttle, the admin API's sessions, the token endpoints' client
 //! throttle. Shared services live in [`crate::gateway::Gateway`].
 
+use std::sync::Arc;
+
 use crate::admin::session::AdminSessions;
 use crate::config::Config;
 use crate::keys::KeyRing;
 use crate::login::Login;
 use crate::oauth::client_auth::ClientThrottle;
+use crate::store::ephemeral::Ephemeral;
 
 /// Feature state, built once at start-up.
 pub struct Features {
@@ -19,13 +22,15 @@ pub struct Features {
 }
 
 impl Features {
-    /// The state per `config`; cookies are `Secure` when the public URL is https.
-    pub fn new(config: &Config, keys: &KeyRing) -> Self {
+    /// The state per `config`, kept in `store` (shared by every gateway on a shared store);
+    /// cookies are `Secure` when the public URL is https.
+    pub fn new(config: &Config, keys: &KeyRing, store: &Arc<dyn Ephemeral>) -> Self {
         let secure = config.server.public_url.starts_with("https://");
+        let ttl = config.login.session_ttl;
         Self {
-            login: Login::new(&config.login, secure, keys.logins.clone()),
-            admin: AdminSessions::new(config.login.session_ttl, secure),
-            clients: ClientThrottle::new(&config.limits),
+            login: Login::new(&config.login, secure, keys.logins.clone(), store.clone()),
+            admin: AdminSessions::new(ttl, secure, keys.logins.clone(), store.clone()),
+            clients: ClientThrottle::new(&config.limits, store.clone()),
         }
     }
 }

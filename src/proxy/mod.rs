@@ -95,7 +95,7 @@ impl GatewayProxy {
     pub fn new(gw: Arc<Gateway>, peer: HttpPeer) -> Self {
         let trusted = gw.config.server.trusted_proxies.clone();
         Self {
-            features: features::Features::new(&gw.config, &gw.keys),
+            features: features::Features::new(&gw.config, &gw.keys, &gw.ephemeral),
             gw,
             peer,
             trusted,

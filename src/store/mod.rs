@@ -13,9 +13,11 @@
 
 #[cfg(test)]
 mod contract;
+pub mod ephemeral;
 pub mod flusher;
 pub mod memory;
 pub mod open;
+pub mod redis_ephemeral;
 pub mod redis_store;
 #[cfg(test)]
 mod redis_test_server;

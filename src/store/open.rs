@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::ephemeral::{Ephemeral, MemoryEphemeral};
 use super::redis_store::RedisStore;
 use super::sled_store::SledStore;
 use super::{StoreError, TokenStore};
@@ -17,6 +18,17 @@ pub enum Backend {
     /// A Redis primary shared by every gateway (`[store.redis]`).
     Redis,
 }
+
+/// An opened backend: the durable token store and the short-lived state beside it.
+pub struct Opened {
+    /// Tokens, codes, grants, assertion ids.
+    pub tokens: Arc<dyn TokenStore>,
+    /// Sessions, pending requests, throttle counters.
+    pub ephemeral: Arc<dyn Ephemeral>,
+}
+
+/// Entries the in-memory short-lived state holds at most (one gateway).
+const MEMORY_ENTRIES: u64 = 500_000;
 
 /// Why the store could not be opened; the message tells the operator what to do.
 #[derive(Debug, thiserror::Error)]
@@ -33,16 +45,22 @@ pub fn open(
     data_dir: &Path,
     key_existed: bool,
     key_check: &[u8],
-) -> Result<Arc<dyn TokenStore>, OpenError> {
+) -> Result<Opened, OpenError> {
     match config.backend {
         Backend::Sled => {
             let store = open_sled(&data_dir.join("store"), key_existed)?;
-            Ok(Arc::new(store))
+            Ok(Opened {
+                tokens: Arc::new(store),
+                ephemeral: Arc::new(MemoryEphemeral::new(MEMORY_ENTRIES)),
+            })
         }
         Backend::Redis => {
-            let store = RedisStore::open(&config.redis)?;
+            let store = Arc::new(RedisStore::open(&config.redis)?);
             store.claim_key(key_check)?;
-            Ok(Arc::new(store))
+            Ok(Opened {
+                tokens: store.clone(),
+                ephemeral: store,
+            })
         }
     }
 }

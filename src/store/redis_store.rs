@@ -11,6 +11,7 @@
 //! | `<prefix>e` | sorted set, score = expiry | `<T><key>` of every value, for the purge |
 //! | `<prefix>events` | stream | per commit, the token keys (32-byte hashes) it wrote or deleted |
 //! | `<prefix>meta:key-check` | string | a keyed hash of the first node's master key |
+//! | `<prefix>x<K><key>` | string with expiry | sessions, pending requests, throttle counters ([`super::ephemeral::Kind`] tag `K`) |
 //!
 //! Keys are keyed hashes, ids and names as [`super::schema`] builds them: never a token or a
 //! secret. The client's connection lives on a runtime of its own, so every pingora service can
@@ -193,6 +194,16 @@ impl RedisStore {
              every gateway on one store needs the same key file (copy it from the first node)",
             crate::keys::MASTER_KEY_FILE
         )))
+    }
+
+    /// The prefix of every key.
+    pub fn prefix(&self) -> &[u8] {
+        &self.prefix
+    }
+
+    /// A handle on the shared connection.
+    pub fn connection(&self) -> ConnectionManager {
+        self.con.clone()
     }
 
     fn value_key(&self, space: Space, key: &[u8]) -> Vec<u8> {

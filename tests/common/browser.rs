@@ -150,6 +150,12 @@ impl<'h> Browser<'h> {
         }
     }
 
+    /// From now on posts forms to `h` (another gateway behind the same public URL), with the
+    /// same cookies.
+    pub fn switch(&mut self, h: &'h Harness) {
+        self.h = h;
+    }
+
     /// The HTTP client (no automatic redirects), to build requests for [`Browser::send`].
     pub fn http(&self) -> &Client {
         &self.http

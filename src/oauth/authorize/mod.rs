@@ -20,9 +20,11 @@ use crate::access::{self, Denied};
 use crate::gateway::Gateway;
 use crate::login::Login;
 use crate::login::sessions::{Pending, random_id, same_secret};
+use crate::login::throttle::Refused;
 use crate::oauth::form::{self, Form};
 use crate::registry::App;
 use crate::response::Response;
+use crate::store::StoreError;
 use crate::token::codes::CodeRecord;
 use crate::token::record::new_family;
 
@@ -56,7 +58,7 @@ pub async fn handle(gw: &Gateway, login: &Login, req: &AuthRequest<'_>) -> Respo
     let t = lang.text();
     match req.method {
         "GET" | "HEAD" => match form::parse(req.query.unwrap_or_default().as_bytes()) {
-            Ok(f) => start(gw, login, req, lang, &f),
+            Ok(f) => start(gw, login, req, lang, &f).await,
             Err(_) => pages::error(lang, 400, &t.bad_request, None),
         },
         "POST" => {
@@ -98,7 +100,13 @@ fn invalid(gw: &Gateway, lang: Lang, e: Invalid) -> Response {
     }
 }
 
-fn start(gw: &Gateway, login: &Login, req: &AuthRequest<'_>, lang: Lang, form: &Form) -> Response {
+async fn start(
+    gw: &Gateway,
+    login: &Login,
+    req: &AuthRequest<'_>,
+    lang: Lang,
+    form: &Form,
+) -> Response {
     let reg = gw.directory.registry_full();
     let (app, redirect_uri) = match params::client_and_redirect(&reg, form, lang.text()) {
         Ok(x) => x,
@@ -110,26 +118,46 @@ fn start(gw: &Gateway, login: &Login, req: &AuthRequest<'_>, lang: Lang, form: &
         Ok(p) => p,
         Err(e) => return invalid(gw, lang, e),
     };
-    let csrf = pending.csrf.clone();
-    let id = login.state.remember(pending.clone());
-    let ids = FormIds {
-        req: &id,
-        csrf: &csrf,
-    };
-    let signed_in = binding::session_cookies(req)
-        .find_map(|value| login.state.user(value).map(|user| (value, user)));
-    let page = match signed_in {
-        Some((session, user)) => {
-            login.state.bind_session(&id, session);
-            consent_or_refusal(gw, lang, &app, &ids, &pending, &user)
-        }
-        None => pages::login(lang, &app, &ids, None, 200),
+    let page = match shown(gw, login, req, lang, &app, &pending).await {
+        Ok(page) => page,
+        Err(e) => return unavailable(lang, &e),
     };
     page.header("Set-Cookie", login.browser_cookie(&browser))
 }
 
+/// The login form or, for a browser already signed in, the consent screen of a new request.
+async fn shown(
+    gw: &Gateway,
+    login: &Login,
+    req: &AuthRequest<'_>,
+    lang: Lang,
+    app: &App,
+    pending: &Pending,
+) -> Result<Response, StoreError> {
+    let id = login.state.remember(pending).await?;
+    let ids = FormIds {
+        req: &id,
+        csrf: &pending.csrf,
+    };
+    Ok(
+        match login.state.signed_in(binding::session_cookies(req)).await? {
+            Some((session, user)) => {
+                login.state.bind_session(&id, session).await?;
+                consent_or_refusal(gw, lang, app, &ids, pending, &user)
+            }
+            None => pages::login(lang, app, &ids, None, 200),
+        },
+    )
+}
+
+/// The 503 page for a store that cannot be reached.
+fn unavailable(lang: Lang, e: &StoreError) -> Response {
+    tracing::error!(error = %e, "the login state cannot be read or written");
+    pages::error(lang, 503, &lang.text().server_error, None).header("Retry-After", "1")
+}
+
 /// The pending request a form names, once its CSRF token and browser are checked, with its app.
-fn checked<'f>(
+async fn checked<'f>(
     gw: &Gateway,
     login: &Login,
     req: &AuthRequest<'_>,
@@ -143,8 +171,10 @@ fn checked<'f>(
     let Some(csrf) = form.get("csrf") else {
         return Err(pages::error(lang, 403, &t.forbidden, None));
     };
-    let Some(pending) = login.state.pending(id) else {
-        return Err(pages::error(lang, 400, &t.expired, None));
+    let pending = match login.state.pending(id).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return Err(pages::error(lang, 400, &t.expired, None)),
+        Err(e) => return Err(unavailable(lang, &e)),
     };
     if !same_secret(csrf, &pending.csrf) {
         return Err(pages::error(lang, 403, &t.forbidden, None));
@@ -173,7 +203,7 @@ async fn submit(
     lang: Lang,
     form: &Form,
 ) -> Response {
-    let (ids, pending, app) = match checked(gw, login, req, lang, form) {
+    let (ids, pending, app) = match checked(gw, login, req, lang, form).await {
         Ok(x) => x,
         Err(page) => return page,
     };
@@ -185,18 +215,21 @@ async fn submit(
         .await;
     }
     // Only the session that signed in through this request (or that it was shown to) decides.
-    let Some(user) = login
+    let user = match login
         .state
         .bound_user(ids.req, binding::session_cookies(req))
-    else {
-        return pages::login(lang, &app, &ids, None, 401);
+        .await
+    {
+        Ok(Some(user)) => user,
+        Ok(None) => return pages::login(lang, &app, &ids, None, 401),
+        Err(e) => return unavailable(lang, &e),
     };
     match form.get("decision") {
         Some("allow") => allow(gw, login, lang, &app, ids.req, &pending, &user).await,
-        Some("deny") => {
-            login.state.finish(ids.req);
-            deny_redirect(gw, &pending)
-        }
+        Some("deny") => match login.state.finish(ids.req).await {
+            Ok(()) => deny_redirect(gw, &pending),
+            Err(e) => unavailable(lang, &e),
+        },
         _ => pages::error(lang, 400, &lang.text().bad_request, None),
     }
 }
@@ -214,10 +247,14 @@ async fn sign_in(
     password: Option<&str>,
 ) -> Response {
     let t = lang.text();
-    if let Err(wait) = login.throttle.check(username, req.peer) {
-        tracing::warn!(user = username, "login throttled");
-        return pages::login(lang, app, ids, Some(&t.throttled), 429)
-            .header("Retry-After", wait.to_string());
+    match login.throttle.check(username, req.peer).await {
+        Ok(()) => {}
+        Err(Refused::Wait(wait)) => {
+            tracing::warn!(user = username, "login throttled");
+            return pages::login(lang, app, ids, Some(&t.throttled), 429)
+                .header("Retry-After", wait.to_string());
+        }
+        Err(Refused::Unavailable(e)) => return unavailable(lang, &e),
     }
     let password = password.unwrap_or_default();
     let ok = match gw
@@ -232,13 +269,18 @@ async fn sign_in(
         }
     };
     if !ok {
-        login.throttle.failed(username, req.peer);
+        login.throttle.failed(username, req.peer).await;
         tracing::info!(user = username, "login failed");
         return pages::login(lang, app, ids, Some(&t.bad_login), 401);
     }
-    login.throttle.succeeded(username);
-    let session = login.state.login(username);
-    login.state.bind_session(ids.req, &session);
+    login.throttle.succeeded(username).await;
+    let session = match login.state.login(username).await {
+        Ok(s) => s,
+        Err(e) => return unavailable(lang, &e),
+    };
+    if let Err(e) = login.state.bind_session(ids.req, &session).await {
+        return unavailable(lang, &e);
+    }
     tracing::info!(user = username, client_id = %app.client_id, "user logged in");
     consent_or_refusal(gw, lang, app, ids, pending, username)
         .header("Set-Cookie", login.cookie(&session))
@@ -331,7 +373,9 @@ async fn allow(
             return pages::error(lang, 503, &lang.text().server_error, None);
         }
     };
-    login.state.finish(id);
+    if let Err(e) = login.state.finish(id).await {
+        return unavailable(lang, &e);
+    }
     tracing::info!(%user, client_id = %app.client_id, "authorization granted");
     let mut p = vec![("code", code.as_str())];
     if let Some(s) = &pending.state {
