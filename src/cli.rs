@@ -106,9 +106,31 @@ pub fn check(path: &Path) -> Result<(), String> {
     for w in &config.warnings {
         println!("warning: {w}");
     }
+    if config.store.backend == crate::store::open::Backend::Redis {
+        check_redis(&config.store.redis)?;
+    }
     let n_apps = apps.map(|r| r.apps.len()).unwrap_or_default();
     let n_users = users.map(|u| u.len()).unwrap_or_default();
     println!("ok: {} ({n_apps} apps, {n_users} users)", path.display());
+    Ok(())
+}
+
+/// Connects to the shared store and says whether it makes every write durable.
+fn check_redis(opts: &crate::store::redis_store::RedisOptions) -> Result<(), String> {
+    let store = crate::store::redis_store::RedisStore::open(opts).map_err(|e| e.to_string())?;
+    let p = store.persistence();
+    let append = if p.append_only { "yes" } else { "no" };
+    if p.durable() {
+        println!(
+            "store: redis answers; appendonly {append}, appendfsync {}: every acknowledged write is on its disk",
+            p.fsync
+        );
+    } else {
+        println!(
+            "warning: store: redis answers; appendonly {append}, appendfsync {}: a crash of Redis may lose acknowledged writes (store.redis.require_fsync = false)",
+            p.fsync
+        );
+    }
     Ok(())
 }
 

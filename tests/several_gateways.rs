@@ -178,12 +178,18 @@ fn a_user_signs_in_on_one_gateway_consents_on_another_and_a_third_redeems_the_co
     let redis = TestRedis::start();
     let nodes = cluster(&redis, &browser::web_apps(), "");
     let mut b = Browser::new(&nodes[0]);
-    let form = b.get(&browser::authorize_url(&nodes[0], WEB, WEB_CB, "st-1", None));
+    let form = b.get(&browser::authorize_url(
+        &nodes[0], WEB, WEB_CB, "st-1", None,
+    ));
     assert_eq!(form.status, 200, "{}", form.body);
     b.switch(&nodes[1]);
     let consent = b.login(&form, "aldo", "aldo-pw");
     assert_eq!(consent.status, 200, "{}", consent.body);
-    assert!(consent.body.contains("name=\"decision\""), "{}", consent.body);
+    assert!(
+        consent.body.contains("name=\"decision\""),
+        "{}",
+        consent.body
+    );
     b.switch(&nodes[2]);
     let done = b.decide(&consent, "allow");
     assert_eq!(done.status, 303, "{}", done.body);
@@ -215,4 +221,66 @@ fn failed_client_authentications_on_every_gateway_count_towards_one_throttle() {
     for n in &nodes {
         assert!(!n.token(APP, "s-a").is_empty());
     }
+}
+
+fn check(dir: &std::path::Path) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crmgate"))
+        .args(["check", "--config"])
+        .arg(dir.join("crmgate.toml"))
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn check_says_whether_the_redis_server_makes_every_write_durable() {
+    let redis = TestRedis::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("apps.toml"), apps()).unwrap();
+    std::fs::write(dir.path().join("users.toml"), users_toml()).unwrap();
+    let write = |extra: &str| {
+        let config = format!(
+            "[server]\nlisten = \"127.0.0.1:1\"\npublic_url = \"https://gateway.example\"\n\
+             [upstream]\naddress = \"127.0.0.1:2\"\n{}{extra}",
+            redis_section(&redis, 2000)
+        );
+        std::fs::write(dir.path().join("crmgate.toml"), config).unwrap();
+    };
+    write("");
+    let (ok, text) = check(dir.path());
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("appendfsync always: every acknowledged write is on its disk"),
+        "{text}"
+    );
+    let lax = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &redis.port.to_string(),
+            "CONFIG",
+            "SET",
+            "appendfsync",
+            "everysec",
+        ])
+        .output()
+        .unwrap();
+    assert!(lax.status.success());
+    let (ok, text) = check(dir.path());
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("appendfsync everysec") && text.contains("require_fsync"),
+        "{text}"
+    );
+    write("require_fsync = false\n");
+    let (ok, text) = check(dir.path());
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("warning: store: redis answers; appendonly yes, appendfsync everysec"),
+        "{text}"
+    );
 }

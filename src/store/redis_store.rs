@@ -124,6 +124,7 @@ pub struct RedisStore {
     scan: Script,
     purge: Script,
     runtime: Option<tokio::runtime::Runtime>,
+    persistence: Persistence,
 }
 
 impl RedisStore {
@@ -149,7 +150,7 @@ impl RedisStore {
         let fsync = runtime
             .block_on(durability(&mut con))
             .map_err(|e| fail("cannot read the server's persistence settings", &e))?;
-        check_durability(fsync, opts.require_fsync)?;
+        check_durability(&fsync, opts.require_fsync)?;
         Ok(Self {
             client,
             timeout: opts.timeout,
@@ -160,6 +161,7 @@ impl RedisStore {
             scan: Script::new(SCAN),
             purge: Script::new(PURGE),
             runtime: Some(runtime),
+            persistence: fsync,
         })
     }
 
@@ -196,6 +198,11 @@ impl RedisStore {
         )))
     }
 
+    /// The server's persistence settings, as read at open.
+    pub fn persistence(&self) -> &Persistence {
+        &self.persistence
+    }
+
     /// The prefix of every key.
     pub fn prefix(&self) -> &[u8] {
         &self.prefix
@@ -226,6 +233,7 @@ impl Drop for RedisStore {
 }
 
 /// What the server says of its persistence: `appendonly` and `appendfsync`.
+#[derive(Debug, Clone)]
 pub struct Persistence {
     /// `appendonly yes`.
     pub append_only: bool,
@@ -247,9 +255,16 @@ async fn durability(con: &mut ConnectionManager) -> redis::RedisResult<Persisten
     })
 }
 
+impl Persistence {
+    /// True when every acknowledged write is on the server's disk.
+    pub fn durable(&self) -> bool {
+        self.append_only && self.fsync == "always"
+    }
+}
+
 /// Refuses (or, when `required` is off, warns of) a server that does not fsync every write.
-pub fn check_durability(p: Persistence, required: bool) -> Result<(), OpenError> {
-    if p.append_only && p.fsync == "always" {
+pub fn check_durability(p: &Persistence, required: bool) -> Result<(), OpenError> {
+    if p.durable() {
         return Ok(());
     }
     let what = format!(
@@ -419,16 +434,16 @@ mod tests {
             append_only: true,
             fsync: "everysec".into(),
         };
-        let e = check_durability(lax(), true).unwrap_err().to_string();
+        let e = check_durability(&lax(), true).unwrap_err().to_string();
         assert!(
             e.contains("appendfsync everysec") && e.contains("require_fsync"),
             "{e}"
         );
-        assert!(check_durability(lax(), false).is_ok());
+        assert!(check_durability(&lax(), false).is_ok());
         let strict = Persistence {
             append_only: true,
             fsync: "always".into(),
         };
-        assert!(check_durability(strict, true).is_ok());
+        assert!(check_durability(&strict, true).is_ok());
     }
 }
