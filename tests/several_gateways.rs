@@ -284,3 +284,58 @@ fn check_says_whether_the_redis_server_makes_every_write_durable() {
         "{text}"
     );
 }
+
+/// A refresh token of a fresh grant, through a browser sign-in on `node`.
+fn refresh_token(node: &Harness) -> String {
+    let b = Browser::new(node);
+    let form = b.get(&browser::authorize_url(node, WEB, WEB_CB, "st", None));
+    let consent = b.login(&form, "bruna", "bruna-pw");
+    let done = b.decide(&consent, "allow");
+    let (code, _) = browser::code_and_state(&done.location, WEB_CB);
+    let tokens = browser::exchange(node, WEB, Some(WEB_SECRET), &code, WEB_CB, None);
+    tokens["refresh_token"].as_str().unwrap().to_string()
+}
+
+fn refresh(node: &Harness, token: &str) -> (u16, serde_json::Value) {
+    let r = node.token_basic(
+        WEB,
+        WEB_SECRET,
+        &[("grant_type", "refresh_token"), ("refresh_token", token)],
+    );
+    (r.status().as_u16(), r.json().unwrap())
+}
+
+#[test]
+fn a_refresh_token_raced_on_two_gateways_has_one_winner_every_time() {
+    let redis = TestRedis::start();
+    let nodes = cluster(&redis, &browser::web_apps(), "");
+    for round in 0..100 {
+        let token = refresh_token(&nodes[round % 3]);
+        let barrier = std::sync::Barrier::new(2);
+        let (a, b) = std::thread::scope(|s| {
+            let race = |n: &Harness| {
+                barrier.wait();
+                refresh(n, &token)
+            };
+            let a = s.spawn(|| race(&nodes[0]));
+            let b = s.spawn(|| race(&nodes[1]));
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        let winners: Vec<&(u16, serde_json::Value)> =
+            [&a, &b].into_iter().filter(|(s, _)| *s == 200).collect();
+        assert_eq!(winners.len(), 1, "round {round}: {a:?} {b:?}");
+        let loser = if a.0 == 200 { &b } else { &a };
+        assert_eq!(loser.0, 400, "round {round}: {loser:?}");
+        assert_eq!(loser.1["error"], "invalid_grant");
+        // Presenting the rotated token once more is reuse: the grant ends, the winner's new
+        // refresh token with it.
+        let (status, _) = refresh(&nodes[2], &token);
+        assert_eq!(status, 400);
+        let next = winners[0].1["refresh_token"].as_str().unwrap();
+        let (status, body) = refresh(&nodes[2], next);
+        assert_eq!(
+            status, 400,
+            "round {round}: the grant outlived a reuse: {body}"
+        );
+    }
+}
