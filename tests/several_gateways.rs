@@ -313,12 +313,14 @@ fn a_refresh_token_raced_on_two_gateways_has_one_winner_every_time() {
         let token = refresh_token(&nodes[round % 3]);
         let barrier = std::sync::Barrier::new(2);
         let (a, b) = std::thread::scope(|s| {
-            let race = |n: &Harness| {
+            let (barrier, token) = (&barrier, &token);
+            let race = move |n: &Harness| {
                 barrier.wait();
-                refresh(n, &token)
+                refresh(n, token)
             };
-            let a = s.spawn(|| race(&nodes[0]));
-            let b = s.spawn(|| race(&nodes[1]));
+            let (first, second) = (&nodes[0], &nodes[1]);
+            let a = s.spawn(move || race(first));
+            let b = s.spawn(move || race(second));
             (a.join().unwrap(), b.join().unwrap())
         });
         let winners: Vec<&(u16, serde_json::Value)> =
