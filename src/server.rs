@@ -78,17 +78,9 @@ pub struct Built {
 pub fn build(config: Config, clock: SharedClock) -> Result<Built, StartError> {
     let config = Arc::new(config);
     crate::oauth::authorize::i18n::check().map_err(StartError::Catalog)?;
-    // pingora retries a busy address forever; an operator wants to hear about it at once.
     let listen = config.server.listen;
-    std::net::TcpListener::bind(listen).map_err(|source| StartError::Listen {
-        addr: listen,
-        source,
-    })?;
+    claim_places(&config)?;
     let data_dir = &config.server.data_dir;
-    std::fs::create_dir_all(data_dir).map_err(|source| StartError::DataDir {
-        path: data_dir.clone(),
-        source,
-    })?;
     let key_existed = data_dir.join(crate::keys::MASTER_KEY_FILE).exists();
     let keys = KeyRing::load_or_create(data_dir)?;
     let users_required = config.users.backend == crate::config::UsersBackend::Local;
@@ -99,7 +91,13 @@ pub fn build(config: Config, clock: SharedClock) -> Result<Built, StartError> {
         users_required,
     )?;
     let key_check = keys.tokens.hash(b"crmgate shared store key check v1");
-    let opened = crate::store::open::open(&config.store, data_dir, key_existed, &key_check.0)?;
+    let opened = crate::store::open::open(
+        config.store.backend,
+        &config.store.redis,
+        data_dir,
+        key_existed,
+        &key_check.0,
+    )?;
     let store = opened.tokens.clone();
     let metrics = Arc::new(Metrics::new()?);
     let gw = Arc::new(Gateway::new(
@@ -150,6 +148,21 @@ impl Built {
             tracing::error!(error = %e, "final flush failed");
         }
     }
+}
+
+/// Checks that the listen address is free and the data dir exists: pingora retries a busy
+/// address forever, and an operator wants to hear about it at once.
+fn claim_places(config: &Config) -> Result<(), StartError> {
+    let listen = config.server.listen;
+    std::net::TcpListener::bind(listen).map_err(|source| StartError::Listen {
+        addr: listen,
+        source,
+    })?;
+    let data_dir = &config.server.data_dir;
+    std::fs::create_dir_all(data_dir).map_err(|source| StartError::DataDir {
+        path: data_dir.clone(),
+        source,
+    })
 }
 
 fn server_conf(config: &Config) -> ServerConf {

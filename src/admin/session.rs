@@ -121,17 +121,8 @@ pub async fn login(
     if username.is_empty() || password.is_empty() {
         return Err(ApiError::invalid("username and password are required"));
     }
-    match throttle.check(&username, req.peer).await {
-        Ok(()) => {}
-        Err(Refused::Wait(wait)) => {
-            let e = ApiError::new(
-                429,
-                "too_many_requests",
-                "too many failed attempts: wait and retry",
-            );
-            return Ok(e.response().header("Retry-After", wait.to_string()));
-        }
-        Err(Refused::Unavailable(e)) => return Err(ApiError::unavailable(e)),
+    if let Some(refused) = throttled(throttle, &username, req).await? {
+        return Ok(refused);
     }
     let ok = gw
         .identity
@@ -167,6 +158,26 @@ pub async fn login(
     Ok(Response::json(200, &body)
         .header("Set-Cookie", sessions.cookie(&session.id, sessions.ttl))
         .header("Cache-Control", "no-store"))
+}
+
+/// The 429 for a name or address over its limit, if it is.
+async fn throttled(
+    throttle: &Throttle,
+    username: &str,
+    req: &ApiRequest<'_>,
+) -> Result<Option<Response>, ApiError> {
+    match throttle.check(username, req.peer).await {
+        Ok(()) => Ok(None),
+        Err(Refused::Wait(wait)) => {
+            let e = ApiError::new(
+                429,
+                "too_many_requests",
+                "too many failed attempts: wait and retry",
+            );
+            Ok(Some(e.response().header("Retry-After", wait.to_string())))
+        }
+        Err(Refused::Unavailable(e)) => Err(ApiError::unavailable(e)),
+    }
 }
 
 /// The caller of a request, or 401.

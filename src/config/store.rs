@@ -92,45 +92,8 @@ pub fn validate(doc: &TomlDoc<'_>, s: StoreFile, p: &mut Problems) -> Option<Sto
     };
     let r = s.redis;
     let before = p.0.len();
-    let redis_line = |key: &str| {
-        let table = doc.get("store").and_then(|n| match n.get_ref() {
-            toml::de::DeValue::Table(t) => t.iter().find(|(k, _)| *k.get_ref() == "redis"),
-            _ => None,
-        });
-        Some(table.map_or(1, |(_, node)| doc.key_line(node, key)))
-    };
     if backend == StoreBackend::Redis {
-        if !(r.url.starts_with("redis://") || r.url.starts_with("rediss://")) {
-            let msg = "must be a redis:// or rediss:// URL";
-            p.push(doc.file(), redis_line("url"), "store.redis.url", msg);
-        }
-        if !r.sentinels.is_empty() || r.master_name.is_some() {
-            let msg = "Sentinel is not supported by this version: point url at the primary";
-            p.push(
-                doc.file(),
-                redis_line("sentinels"),
-                "store.redis.sentinels",
-                msg,
-            );
-        }
-        if r.stale_ms < 500 || r.stale_ms > 600_000 {
-            let msg = "must be between 500 and 600000 (the change stream is read every 250 ms)";
-            p.push(
-                doc.file(),
-                redis_line("stale_ms"),
-                "store.redis.stale_ms",
-                msg,
-            );
-        }
-        if r.timeout_ms == 0 || r.timeout_ms > 60_000 {
-            let msg = "must be between 1 and 60000";
-            p.push(
-                doc.file(),
-                redis_line("timeout_ms"),
-                "store.redis.timeout_ms",
-                msg,
-            );
-        }
+        check_redis(doc, &r, p);
     }
     (p.0.len() == before).then(|| StoreConfig {
         backend,
@@ -142,6 +105,38 @@ pub fn validate(doc: &TomlDoc<'_>, s: StoreFile, p: &mut Problems) -> Option<Sto
             stale_after: Duration::from_millis(r.stale_ms),
         },
     })
+}
+
+/// The problems of `[store.redis]`, each with its line.
+fn check_redis(doc: &TomlDoc<'_>, r: &RedisFile, p: &mut Problems) {
+    let line = |key: &str| {
+        let table = doc.get("store").and_then(|n| match n.get_ref() {
+            toml::de::DeValue::Table(t) => t.iter().find(|(k, _)| *k.get_ref() == "redis"),
+            _ => None,
+        });
+        Some(table.map_or(1, |(_, node)| doc.key_line(node, key)))
+    };
+    if !(r.url.starts_with("redis://") || r.url.starts_with("rediss://")) {
+        let msg = "must be a redis:// or rediss:// URL";
+        p.push(doc.file(), line("url"), "store.redis.url", msg);
+    }
+    if !r.sentinels.is_empty() || r.master_name.is_some() {
+        let msg = "Sentinel is not supported by this version: point url at the primary";
+        p.push(doc.file(), line("sentinels"), "store.redis.sentinels", msg);
+    }
+    if r.stale_ms < 500 || r.stale_ms > 600_000 {
+        let msg = "must be between 500 and 600000 (the change stream is read every 250 ms)";
+        p.push(doc.file(), line("stale_ms"), "store.redis.stale_ms", msg);
+    }
+    if r.timeout_ms == 0 || r.timeout_ms > 60_000 {
+        let msg = "must be between 1 and 60000";
+        p.push(
+            doc.file(),
+            line("timeout_ms"),
+            "store.redis.timeout_ms",
+            msg,
+        );
+    }
 }
 
 #[cfg(test)]

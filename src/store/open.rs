@@ -5,10 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::ephemeral::{Ephemeral, MemoryEphemeral};
-use super::redis_store::RedisStore;
+use super::redis_store::{RedisOptions, RedisStore};
 use super::sled_store::SledStore;
 use super::{StoreError, TokenStore};
-use crate::config::store::StoreConfig;
 
 /// The backends this build has (`[store] backend`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,12 +40,13 @@ pub struct OpenError(pub String);
 /// `key_check` is a keyed hash only this gateway's master key yields: a shared store remembers
 /// the first one it saw and refuses nodes with another key (their token hashes would not match).
 pub fn open(
-    config: &StoreConfig,
+    backend: Backend,
+    redis: &RedisOptions,
     data_dir: &Path,
     key_existed: bool,
     key_check: &[u8],
 ) -> Result<Opened, OpenError> {
-    match config.backend {
+    match backend {
         Backend::Sled => {
             let store = open_sled(&data_dir.join("store"), key_existed)?;
             Ok(Opened {
@@ -55,7 +55,7 @@ pub fn open(
             })
         }
         Backend::Redis => {
-            let store = Arc::new(RedisStore::open(&config.redis)?);
+            let store = Arc::new(RedisStore::open(redis)?);
             store.claim_key(key_check)?;
             Ok(Opened {
                 tokens: store.clone(),
