@@ -55,17 +55,6 @@ fn within(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duration 
     panic!("{what}: not within {limit:?}");
 }
 
-fn revoke(h: &Harness, token: &str) {
-    let r = h
-        .http
-        .post(h.url("/oauth2/v2.0/revoke.php"))
-        .basic_auth(APP, Some("s-a"))
-        .form(&[("token", token)])
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200);
-}
-
 #[test]
 fn a_token_from_one_gateway_works_on_the_others_and_a_revocation_reaches_them_all() {
     let redis = TestRedis::start();
@@ -76,7 +65,7 @@ fn a_token_from_one_gateway_works_on_the_others_and_a_revocation_reaches_them_al
         assert_eq!(r.status(), 200, "node {i}: {}", r.text().unwrap());
     }
     // Every node has it cached now; revoke on the second.
-    revoke(&nodes[1], &token);
+    assert_eq!(nodes[1].revoke(APP, "s-a", &token).status(), 200);
     for (i, n) in nodes.iter().enumerate() {
         let took = within("revocation seen", Duration::from_secs(5), || {
             n.query_invoices(&token).status() == 401

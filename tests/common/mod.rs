@@ -360,6 +360,16 @@ impl Harness {
             .unwrap()
     }
 
+    /// Revokes `token` as client `id` (RFC 7009).
+    pub fn revoke(&self, id: &str, secret: &str, token: &str) -> Response {
+        self.http
+            .post(self.url("/oauth2/v2.0/revoke.php"))
+            .basic_auth(id, Some(secret))
+            .form(&[("token", token)])
+            .send()
+            .unwrap()
+    }
+
     /// A client_credentials token (panics unless 200).
     pub fn token(&self, id: &str, secret: &str) -> String {
         let r = self.token_basic(id, secret, &[("grant_type", "client_credentials")]);
