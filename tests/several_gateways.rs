@@ -330,3 +330,49 @@ fn a_refresh_token_raced_on_two_gateways_has_one_winner_every_time() {
         );
     }
 }
+
+#[test]
+fn a_redis_killed_under_load_loses_no_token_it_acknowledged() {
+    let mut redis = TestRedis::start();
+    let a = node(&redis, KEY, 2000);
+    let (tokens, statuses) = std::thread::scope(|s| {
+        let issuing = s.spawn(|| {
+            let (mut tokens, mut statuses) = (Vec::new(), Vec::new());
+            let start = Instant::now();
+            while tokens.len() < 300 && start.elapsed() < Duration::from_secs(8) {
+                let r = a.token_basic(APP, "s-a", &[("grant_type", "client_credentials")]);
+                statuses.push(r.status().as_u16());
+                if r.status() == 200 {
+                    let v: serde_json::Value = r.json().unwrap();
+                    tokens.push(v["access_token"].as_str().unwrap().to_string());
+                }
+            }
+            (tokens, statuses)
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        redis.crash_and_restart();
+        issuing.join().unwrap()
+    });
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 503),
+        "{statuses:?}"
+    );
+    let refused = statuses.iter().filter(|s| **s == 503).count();
+    eprintln!(
+        "{} tokens acknowledged, {refused} requests refused around the crash",
+        tokens.len()
+    );
+    assert!(
+        tokens.len() >= 10,
+        "too few tokens issued to judge: {statuses:?}"
+    );
+    // A node started afterwards has nothing cached: every answer comes from what Redis kept.
+    let b = node(&redis, KEY, 2000);
+    for (i, t) in tokens.iter().enumerate() {
+        assert_eq!(
+            b.query_invoices(t).status(),
+            200,
+            "acknowledged token {i} was lost"
+        );
+    }
+}
