@@ -376,3 +376,39 @@ fn a_redis_killed_under_load_loses_no_token_it_acknowledged() {
         );
     }
 }
+
+#[test]
+fn a_node_cut_off_while_a_revocation_happens_catches_up_when_it_reconnects() {
+    let redis = TestRedis::start();
+    let (a, b) = (node(&redis, KEY, 5000), node(&redis, KEY, 5000));
+    let token = a.token(APP, "s-a");
+    assert_eq!(b.query_invoices(&token).status(), 200, "cached on b now");
+    // b stands still, and Redis drops every client connection, b's among them.
+    b.signal(libc::SIGSTOP);
+    let killed = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &redis.port.to_string(),
+            "CLIENT",
+            "KILL",
+            "TYPE",
+            "normal",
+        ])
+        .output()
+        .unwrap();
+    assert!(killed.status.success());
+    // a's own connection was dropped too: the request that finds out answers 503 with
+    // Retry-After, as a client would, it tries again.
+    within("a revokes", Duration::from_secs(5), || {
+        let status = a.revoke(APP, "s-a", &token).status();
+        assert!(status == 200 || status == 503, "{status}");
+        status == 200
+    });
+    b.signal(libc::SIGCONT);
+    let took = within(
+        "b refuses the revoked token",
+        Duration::from_secs(5),
+        || b.query_invoices(&token).status() == 401,
+    );
+    eprintln!("b refused the token revoked while it was cut off {took:?} after it resumed");
+}
