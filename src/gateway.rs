@@ -11,6 +11,7 @@ use crate::keys::KeyRing;
 use crate::metrics::Metrics;
 use crate::registry::live::Directory;
 use crate::store::ephemeral::Ephemeral;
+use crate::store::journal::Journal;
 use crate::store::open::Opened;
 use crate::token::service::TokenService;
 use crate::users::upstream::{UpstreamError, UpstreamUsers};
@@ -76,6 +77,8 @@ pub struct Gateway {
     pub tokens: TokenService,
     /// Sessions, pending requests and throttle counters (shared with a shared store).
     pub ephemeral: Arc<dyn Ephemeral>,
+    /// The audit log (shared with a shared store).
+    pub journal: Arc<dyn Journal>,
     /// Derived keys.
     pub keys: KeyRing,
     /// The clock.
@@ -122,6 +125,7 @@ impl Gateway {
             identity,
             tokens,
             ephemeral: store.ephemeral,
+            journal: store.journal,
             keys,
             clock,
             metrics,

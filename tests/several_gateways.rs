@@ -412,3 +412,42 @@ fn a_node_cut_off_while_a_revocation_happens_catches_up_when_it_reconnects() {
     );
     eprintln!("b refused the token revoked while it was cut off {took:?} after it resumed");
 }
+
+#[test]
+fn an_admin_session_from_one_gateway_works_on_another_and_both_write_one_audit_log() {
+    let redis = TestRedis::start();
+    let nodes = cluster(&redis, &apps(), "");
+    let on_a = common::api::Api::login(&nodes[0], "admin");
+    let body = serde_json::json!({"users_can_manage_secrets": true});
+    on_a.call("PUT", "settings", &body).ok(200, "settings on a");
+    let on_b = common::api::Api {
+        h: &nodes[1],
+        cookie: on_a.cookie.clone(),
+        csrf: on_a.csrf.clone(),
+    };
+    on_b.get("session").ok(200, "a's session on b");
+    let route = format!("apps/{APP}/revoke");
+    on_b.call("POST", &route, &serde_json::Value::Null)
+        .ok(200, "revoke on b");
+    let out = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &redis.port.to_string(),
+            "XRANGE",
+            "crmgate:audit",
+            "-",
+            "+",
+        ])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(log.contains(r#""action":"settings""#), "{log}");
+    assert!(log.contains(r#""action":"revoke""#), "{log}");
+    assert!(!log.contains("s-a"), "no secret in the audit log: {log}");
+    for n in &nodes {
+        assert!(
+            !n.path("data/audit.log").exists(),
+            "the shared log is the only one"
+        );
+    }
+}

@@ -56,9 +56,8 @@ const SETTINGS_KEYS: &[&str] = &[
 ];
 
 fn audit(gw: &Gateway, caller: &Caller, action: &str, client_id: Option<&str>, keys: &[&str]) {
-    let dir = &gw.config.server.data_dir;
     audit::record(
-        dir,
+        &*gw.journal,
         gw.clock.now(),
         &caller.user.username,
         action,

@@ -1,16 +1,15 @@
-//! The audit log: one JSON object per admin change in `data_dir/audit.log` (time, user, action,
-//! client id, changed keys; never a secret), appended and synced, and logged.
-
-use std::io::Write;
-use std::path::Path;
+//! The audit log: one JSON object per admin change (time, user, action, client id, changed
+//! keys; never a secret), appended durably to the deployment's [`Journal`] (`data_dir/audit.log`,
+//! or the shared Redis stream `<prefix>audit`), and logged.
 
 use serde_json::{Value, json};
 
 use crate::clock::UnixTime;
+use crate::store::journal::Journal;
 
 /// Appends one entry; a failure is logged (the change itself already happened).
 pub fn record(
-    data_dir: &Path,
+    journal: &dyn Journal,
     at: UnixTime,
     user: &str,
     action: &str,
@@ -20,16 +19,7 @@ pub fn record(
     let entry: Value =
         json!({"at": at, "user": user, "action": action, "client_id": client_id, "keys": keys});
     tracing::info!(target: "crmgate::audit", %user, action, client_id = client_id.unwrap_or(""), keys = ?keys, "admin change");
-    let line = format!("{entry}\n");
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(data_dir.join("audit.log"))
-        .and_then(|mut f| {
-            f.write_all(line.as_bytes())?;
-            f.sync_data()
-        });
-    if let Err(e) = written {
+    if let Err(e) = journal.append(&entry.to_string()) {
         tracing::error!(error = %e, "cannot write the audit log");
     }
 }

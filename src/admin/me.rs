@@ -127,7 +127,7 @@ async fn revoke(gw: &Gateway, caller: &Caller, id: &str) -> ApiResult {
     };
     let revoked = revoked.map_err(ApiError::unavailable)?;
     super::audit::record(
-        &gw.config.server.data_dir,
+        &*gw.journal,
         gw.clock.now(),
         me,
         "revoke_own",

@@ -15,6 +15,7 @@
 mod contract;
 pub mod ephemeral;
 pub mod flusher;
+pub mod journal;
 pub mod memory;
 pub mod open;
 pub mod redis_ephemeral;

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::ephemeral::{Ephemeral, MemoryEphemeral};
+use super::journal::{FileJournal, Journal};
 use super::redis_store::{RedisOptions, RedisStore};
 use super::sled_store::SledStore;
 use super::{StoreError, TokenStore};
@@ -24,6 +25,8 @@ pub struct Opened {
     pub tokens: Arc<dyn TokenStore>,
     /// Sessions, pending requests, throttle counters.
     pub ephemeral: Arc<dyn Ephemeral>,
+    /// The audit log.
+    pub journal: Arc<dyn Journal>,
 }
 
 /// Entries the in-memory short-lived state holds at most (one gateway).
@@ -52,6 +55,7 @@ pub fn open(
             Ok(Opened {
                 tokens: Arc::new(store),
                 ephemeral: Arc::new(MemoryEphemeral::new(MEMORY_ENTRIES)),
+                journal: Arc::new(FileJournal::new(data_dir.join("audit.log"))),
             })
         }
         Backend::Redis => {
@@ -59,7 +63,8 @@ pub fn open(
             store.claim_key(key_check)?;
             Ok(Opened {
                 tokens: store.clone(),
-                ephemeral: store,
+                ephemeral: store.clone(),
+                journal: store,
             })
         }
     }

@@ -11,6 +11,7 @@
 //! | `<prefix>e` | sorted set, score = expiry | `<T><key>` of every value, for the purge |
 //! | `<prefix>events` | stream | per commit, the token keys (32-byte hashes) it wrote or deleted |
 //! | `<prefix>meta:key-check` | string | a keyed hash of the first node's master key |
+//! | `<prefix>audit` | stream | the audit log of every gateway, one JSON entry (field `e`) per admin change |
 //! | `<prefix>x<K><key>` | string with expiry | sessions, pending requests, throttle counters ([`super::ephemeral::Kind`] tag `K`) |
 //!
 //! Keys are keyed hashes, ids and names as [`super::schema`] builds them: never a token or a
@@ -24,6 +25,7 @@ use async_trait::async_trait;
 use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use super::journal::Journal;
 use super::open::OpenError;
 use super::redis_watch::{Freshness, Watch};
 use super::{Changed, Entries, Expect, Space, StoreError, TokenStore, Write};
@@ -203,6 +205,25 @@ impl RedisStore {
         &self.persistence
     }
 
+    /// Runs `f` on the client's runtime and waits for it from synchronous code (also from a
+    /// thread of another runtime, which may not block on a runtime itself).
+    fn wait_for<T: Send + 'static>(
+        &self,
+        f: impl std::future::Future<Output = redis::RedisResult<T>> + Send + 'static,
+    ) -> Result<T, String> {
+        let Some(rt) = &self.runtime else {
+            return Err("the Redis client stopped".into());
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        rt.spawn(async move {
+            let _ = tx.send(f.await);
+        });
+        match rx.recv_timeout(self.timeout * 2) {
+            Ok(result) => result.map_err(|e| format!("redis: {e}")),
+            Err(_) => Err("redis: no answer in time".into()),
+        }
+    }
+
     /// The prefix of every key.
     pub fn prefix(&self) -> &[u8] {
         &self.prefix
@@ -329,6 +350,24 @@ fn commit_args(prefix: &[u8], expect: &[Expect], writes: &[Write]) -> Vec<Vec<u8
         }
     }
     args
+}
+
+impl Journal for RedisStore {
+    fn append(&self, entry: &str) -> Result<(), String> {
+        let mut con = self.con.clone();
+        let stream = [&self.prefix[..], b"audit"].concat();
+        let entry = entry.to_string();
+        self.wait_for(async move {
+            redis::cmd("XADD")
+                .arg(stream)
+                .arg("*")
+                .arg("e")
+                .arg(entry)
+                .query_async::<String>(&mut con)
+                .await
+        })
+        .map(|_| ())
+    }
 }
 
 #[async_trait]
