@@ -167,6 +167,16 @@ impl Identity {
         }
     }
 
+    /// What a refresh keeps of a fresh look at a CRM user: the administrator flag and groups (the
+    /// grant keeps its sealed key); `None` for users of the users file, whom the file describes.
+    pub fn refreshed_profile(&self, user: &User) -> Option<UserSnapshot> {
+        self.is_upstream_user(&user.username).then(|| UserSnapshot {
+            sealed_key: None,
+            admin: user.admin,
+            groups: user.groups.clone(),
+        })
+    }
+
     /// The user a code was issued for, as the users file says now or, for CRM users, as the code
     /// remembers them; `None` when they are gone.
     pub fn user_of_code(&self, rec: &CodeRecord) -> Option<User> {

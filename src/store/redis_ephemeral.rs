@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::Script;
 
 use super::StoreError;
 use super::ephemeral::{Ephemeral, Kind};
 use super::redis_store::RedisStore;
 
-const BUMP: &str = r#"
+/// The counter script, run by [`RedisStore::bump_script`].
+pub const BUMP: &str = r#"
 local n = redis.call('INCR', KEYS[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return n
@@ -66,7 +66,7 @@ impl Ephemeral for RedisStore {
     }
 
     async fn bump(&self, kind: Kind, key: &[u8], ttl: Duration) -> Result<u64, StoreError> {
-        Script::new(BUMP)
+        self.bump_script()
             .key(self.short_key(kind, key))
             .arg(millis(ttl))
             .invoke_async(&mut self.connection())

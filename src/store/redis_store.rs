@@ -125,6 +125,7 @@ pub struct RedisStore {
     commit: Script,
     scan: Script,
     purge: Script,
+    bump: Script,
     runtime: Option<tokio::runtime::Runtime>,
     persistence: Persistence,
 }
@@ -162,6 +163,7 @@ impl RedisStore {
             commit: Script::new(&COMMIT.replace("STREAM_LENGTH", &STREAM_LENGTH.to_string())),
             scan: Script::new(SCAN),
             purge: Script::new(PURGE),
+            bump: Script::new(super::redis_ephemeral::BUMP),
             runtime: Some(runtime),
             persistence: fsync,
         })
@@ -227,6 +229,11 @@ impl RedisStore {
     /// The prefix of every key.
     pub fn prefix(&self) -> &[u8] {
         &self.prefix
+    }
+
+    /// The throttle counter script (hashed once).
+    pub fn bump_script(&self) -> &Script {
+        &self.bump
     }
 
     /// A handle on the shared connection.

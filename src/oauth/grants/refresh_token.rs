@@ -50,10 +50,7 @@ pub async fn grant(gw: &Gateway, app: &App, form: &Form) -> Result<Response, OAu
         access_ttl: t.access_token_ttl,
         refresh_ttl: t.refresh_token_ttl,
         grace: t.refresh_grace_seconds,
-        profile: gw
-            .identity
-            .is_upstream_user(&user)
-            .then(|| gw.identity.snapshot(&profile)),
+        profile: gw.identity.refreshed_profile(&profile),
     };
     let refreshed = gw.tokens.refresh(&req).await.map_err(OAuthError::store)?;
     answer(gw, app, &user, refreshed)
