@@ -1,4 +1,5 @@
-//! The command line: `serve`, `demo`, `check` and `hash-password`, as the contract names them.
+//! The command line: `serve`, `demo`, `check`, `hash-password` and `registry pull|push`, as the
+//! contract names them.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -43,6 +44,40 @@ enum Command {
     },
     /// Read a password on stdin and print its argon2id PHC string.
     HashPassword,
+    /// The registry (or users) shared by gateways on one store, as a TOML file.
+    Registry {
+        #[command(subcommand)]
+        action: RegistryAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum RegistryAction {
+    /// Write the shared registry into FILE (with a first line naming its version).
+    Pull {
+        /// Where to write it.
+        file: PathBuf,
+        /// The users document instead of the registry.
+        #[arg(long)]
+        users: bool,
+        /// Path of crmgate.toml.
+        #[arg(long, default_value = "crmgate.toml")]
+        config: PathBuf,
+    },
+    /// Validate FILE and make it the shared registry, unless it changed since FILE was pulled.
+    Push {
+        /// The edited file.
+        file: PathBuf,
+        /// The users document instead of the registry.
+        #[arg(long)]
+        users: bool,
+        /// Replace the shared document even if it changed since FILE was pulled.
+        #[arg(long)]
+        force: bool,
+        /// Path of crmgate.toml.
+        #[arg(long, default_value = "crmgate.toml")]
+        config: PathBuf,
+    },
 }
 
 /// Runs the command line.
@@ -53,6 +88,7 @@ pub fn main() -> ExitCode {
         Command::Demo { listen } => crate::demo::run(listen),
         Command::Check { config } => check(&config),
         Command::HashPassword => hash_stdin(),
+        Command::Registry { action } => registry_command(action),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -131,6 +167,64 @@ fn check_redis(opts: &crate::store::redis_store::RedisOptions) -> Result<(), Str
             p.fsync
         );
     }
+    Ok(())
+}
+
+fn registry_command(action: RegistryAction) -> Result<(), String> {
+    use crate::registry::transfer::{self, PushContext};
+    use crate::store::documents::DocName;
+    let (config_path, users) = match &action {
+        RegistryAction::Pull { config, users, .. } | RegistryAction::Push { config, users, .. } => {
+            (config, *users)
+        }
+    };
+    let config = config::load(config_path).map_err(|p| p.to_string())?;
+    if config.store.backend != crate::store::open::Backend::Redis {
+        return Err(format!(
+            "{}: the registry is shared only with [store] backend = \"redis\"; edit {} instead",
+            config_path.display(),
+            config.registry_file.display()
+        ));
+    }
+    let data_dir = &config.server.data_dir;
+    if !data_dir.join(crate::keys::MASTER_KEY_FILE).exists() {
+        return Err(format!(
+            "{}: no {} here: run this where a gateway of this store keeps its data_dir",
+            data_dir.display(),
+            crate::keys::MASTER_KEY_FILE
+        ));
+    }
+    let keys = KeyRing::load_or_create(data_dir).map_err(|e| e.to_string())?;
+    let opened = crate::store::open::open(
+        config.store.backend,
+        &config.store.redis,
+        data_dir,
+        true,
+        &keys,
+    )
+    .map_err(|e| e.to_string())?;
+    let docs = opened.docs.ok_or("the store has no shared documents")?;
+    let doc = if users { DocName::Users } else { DocName::Apps };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let message = runtime.block_on(async {
+        match action {
+            RegistryAction::Pull { file, .. } => transfer::pull(&*docs, doc, &file).await,
+            RegistryAction::Push { file, force, .. } => {
+                let required = config.users.backend == config::UsersBackend::Local;
+                let ctx = PushContext {
+                    doc,
+                    hasher: &keys.secrets,
+                    local_users: users::load_if(&config.users.file, required).unwrap_or_default(),
+                    force,
+                };
+                transfer::push(&*docs, ctx, &file).await
+            }
+        }
+    })?;
+    println!("{message}");
     Ok(())
 }
 

@@ -52,6 +52,9 @@ pub enum StartError {
     /// The token store cannot be opened.
     #[error("{0}")]
     Store(#[from] crate::store::open::OpenError),
+    /// A runtime to read the shared registry with cannot be started.
+    #[error("cannot start the runtime that reads the shared registry: {0}")]
+    Runtime(String),
     /// The metrics registry refused a metric.
     #[error("{0}")]
     Metrics(#[from] prometheus::Error),
@@ -84,20 +87,14 @@ pub fn build(config: Config, clock: SharedClock) -> Result<Built, StartError> {
     let key_existed = data_dir.join(crate::keys::MASTER_KEY_FILE).exists();
     let keys = KeyRing::load_or_create(data_dir)?;
     let users_required = config.users.backend == crate::config::UsersBackend::Local;
-    let directory = Directory::load(
-        &config.registry_file,
-        &config.users.file,
-        keys.secrets.clone(),
-        users_required,
-    )?;
-    let key_check = keys.tokens.hash(b"crmgate shared store key check v1");
     let opened = crate::store::open::open(
         config.store.backend,
         &config.store.redis,
         data_dir,
         key_existed,
-        &key_check.0,
+        &keys,
     )?;
+    let directory = load_directory(&config, &keys, users_required, opened.docs.clone())?;
     let store = opened.tokens.clone();
     let metrics = Arc::new(Metrics::new()?);
     let gw = Arc::new(Gateway::new(
@@ -194,36 +191,70 @@ fn upstream_peer(config: &Config) -> Result<HttpPeer, StartError> {
     Ok(peer)
 }
 
-/// Applies edits of apps.toml and users.toml within a second.
+/// The registry and users: from the files, or from the shared store (seeded from the files).
+fn load_directory(
+    config: &Config,
+    keys: &KeyRing,
+    users_required: bool,
+    docs: Option<Arc<dyn crate::store::documents::SharedDocs>>,
+) -> Result<Directory, StartError> {
+    let (apps, users) = (&config.registry_file, &config.users.file);
+    let hasher = keys.secrets.clone();
+    let Some(docs) = docs else {
+        return Ok(Directory::load(apps, users, hasher, users_required)?);
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| StartError::Runtime(e.to_string()))?;
+    let loading = Directory::load_shared(apps, users, hasher, users_required, docs);
+    Ok(runtime.block_on(loading)?)
+}
+
+/// Applies edits of apps.toml and users.toml (or of the shared documents) within a second.
 struct Reloader(Arc<Gateway>);
 
 #[async_trait]
 impl BackgroundService for Reloader {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let wake = self.0.directory.wake().unwrap_or_default();
         loop {
             tokio::select! {
                 _ = shutdown.changed() => return,
-                _ = tick.tick() => self.0.directory.reload_and_log(&self.0.metrics),
+                _ = tick.tick() => {}
+                () = wake.notified() => {}
             }
+            self.0.directory.refresh(&self.0.metrics).await;
         }
     }
 }
 
 /// Purges expired records so the store stays bounded, and recounts token status per app at
-/// start-up and every ten minutes (incremental counts in between).
+/// start-up and every ten minutes (incremental counts in between). On a shared store the other
+/// gateways' tokens count too, so the recount runs every few seconds there: every
+/// [`SHARED_CENSUS`], or fifty times as long as the last recount took, whichever is longer.
 struct Sweeper(Arc<Gateway>);
 
-/// Seconds between full recounts of token status.
-const CENSUS_PERIOD: u64 = 600;
+/// Time between full recounts of token status on a store only this gateway writes.
+const CENSUS_PERIOD: Duration = Duration::from_secs(600);
+/// Least time between recounts on a shared store.
+const SHARED_CENSUS: Duration = Duration::from_secs(5);
 
 impl Sweeper {
-    async fn census(&self) {
+    /// Recounts; how long to wait before the next recount.
+    async fn census(&self) -> Duration {
         let gw = self.0.clone();
+        let started = std::time::Instant::now();
         match tokio::spawn(async move { gw.tokens.census().await }).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "token census failed"),
             Err(e) => tracing::error!(error = %e, "token census task failed"),
+        }
+        if self.0.directory.wake().is_some() {
+            SHARED_CENSUS.max(started.elapsed() * 50)
+        } else {
+            CENSUS_PERIOD
         }
     }
 
@@ -239,16 +270,16 @@ impl Sweeper {
 #[async_trait]
 impl BackgroundService for Sweeper {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        self.census().await;
+        let mut next_census = tokio::time::Instant::now() + self.census().await;
         let period = Duration::from_secs(self.0.config.tokens.purge_interval);
         let mut purge = tokio::time::interval(period);
-        let mut census = tokio::time::interval(Duration::from_secs(CENSUS_PERIOD));
-        census.tick().await;
         loop {
             tokio::select! {
                 _ = shutdown.changed() => return,
                 _ = purge.tick() => self.purge().await,
-                _ = census.tick() => self.census().await,
+                () = tokio::time::sleep_until(next_census) => {
+                    next_census = tokio::time::Instant::now() + self.census().await;
+                }
             }
         }
     }

@@ -14,10 +14,10 @@ use common::browser::{self, Browser, WEB, WEB_CB, WEB_SECRET};
 use common::redis_server::TestRedis;
 use common::*;
 
-const APP: &str = "vte_c0000000000000000001";
-const KEY: [u8; 32] = [7; 32];
+pub(crate) const APP: &str = "vte_c0000000000000000001";
+pub(crate) const KEY: [u8; 32] = [7; 32];
 
-fn apps() -> String {
+pub(crate) fn apps() -> String {
     format!(
         "{}{}",
         settings(true, false),
@@ -25,7 +25,7 @@ fn apps() -> String {
     )
 }
 
-fn redis_section(redis: &TestRedis, stale_ms: u64) -> String {
+pub(crate) fn redis_section(redis: &TestRedis, stale_ms: u64) -> String {
     format!(
         "[store]\nbackend = \"redis\"\n[store.redis]\nurl = \"{}\"\nstale_ms = {stale_ms}\ntimeout_ms = 500\n",
         redis.url()
@@ -44,7 +44,7 @@ fn node(redis: &TestRedis, key: [u8; 32], stale_ms: u64) -> Harness {
 }
 
 /// Polls `f` every 5 ms until it holds; how long that took.
-fn within(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
+pub(crate) fn within(what: &str, limit: Duration, mut f: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
     while start.elapsed() < limit {
         if f() {
@@ -146,7 +146,7 @@ fn a_paused_redis_gives_503s_after_the_staleness_budget_and_service_resumes_with
 }
 
 /// Three nodes behind one public URL, as behind a load balancer.
-fn cluster(redis: &TestRedis, apps: &str, limits: &str) -> Vec<Harness> {
+pub(crate) fn cluster(redis: &TestRedis, apps: &str, limits: &str) -> Vec<Harness> {
     (0..3)
         .map(|_| {
             Harness::start_with(

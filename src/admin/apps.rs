@@ -11,7 +11,7 @@ use super::{
     ApiError, ApiRequest, ApiResult, Caller, audit, body_object, icons, method_not_allowed,
 };
 use crate::gateway::Gateway;
-use crate::registry::edit::{EditError, app_table, push_app, remove_app, set_key, settings_table};
+use crate::registry::edit::{IconEdit, app_table, push_app, remove_app, set_key, settings_table};
 use crate::registry::{App, ClientType, icon};
 
 /// Keys a new app may carry, in the order they are written.
@@ -67,7 +67,7 @@ fn audit(gw: &Gateway, caller: &Caller, action: &str, client_id: Option<&str>, k
 }
 
 /// `GET|PUT settings`.
-pub fn settings(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller) -> ApiResult {
+pub async fn settings(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller) -> ApiResult {
     match req.method {
         "GET" => {
             let reg = gw.directory.registry();
@@ -83,10 +83,13 @@ pub fn settings(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller) -> ApiResul
             if body.values().any(|v| !v.is_boolean()) {
                 return Err(ApiError::invalid("settings are true or false"));
             }
-            let ((), reg) = gw.directory.edit_apps(req.if_match, |doc| {
-                let t = settings_table(doc)?;
-                body.iter().try_for_each(|(k, v)| set_key(t, k, v))
-            })?;
+            let ((), reg) = gw
+                .directory
+                .edit_apps(req.if_match, |doc| {
+                    let t = settings_table(doc)?;
+                    body.iter().try_for_each(|(k, v)| set_key(t, k, v))
+                })
+                .await?;
             let keys: Vec<&str> = body.keys().map(String::as_str).collect();
             audit(gw, caller, "settings", None, &keys);
             Ok(super::with_version(
@@ -115,16 +118,16 @@ pub async fn route(
 ) -> ApiResult {
     match (req.method, rest) {
         ("GET", []) => Ok(list(gw)),
-        ("POST", []) => create(gw, req, caller),
+        ("POST", []) => create(gw, req, caller).await,
         ("GET", [id]) => {
             let reg = gw.directory.registry();
             let app = reg.app(id).ok_or_else(ApiError::not_found)?;
             Ok(super::with_version(200, &app_json(gw, app), &reg.version))
         }
-        ("PATCH", [id]) => patch(gw, req, caller, id),
+        ("PATCH", [id]) => patch(gw, req, caller, id).await,
         ("DELETE", [id]) => delete(gw, req, caller, id).await,
         ("POST", [id, "revoke"]) => revoke(gw, req, caller, id).await,
-        ("POST", [id, "secret"]) => new_credentials(gw, req, caller, id),
+        ("POST", [id, "secret"]) => new_credentials(gw, req, caller, id).await,
         _ => Err(method_not_allowed()),
     }
 }
@@ -240,7 +243,7 @@ fn check_users(gw: &Gateway, body: &Map<String, Value>) -> Result<(), ApiError> 
     }
 }
 
-fn create(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller) -> ApiResult {
+async fn create(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller) -> ApiResult {
     let mut body = body_object(req)?;
     let mut allowed = APP_KEYS.to_vec();
     allowed.extend(["icon_data", "key_algorithm"]);
@@ -260,11 +263,17 @@ fn create(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller) -> ApiResult {
         .iter()
         .filter_map(|k| body.get(*k).map(|v| (*k, v.clone())))
         .collect();
-    let ((), reg) = gw.directory.edit_apps_then(
-        req.if_match,
-        |doc| push_app(doc, &keys),
-        || store_icon(gw, &id, icon.as_deref()),
-    )?;
+    let icon_edit = match &icon {
+        Some(png) => IconEdit::Put {
+            client_id: &id,
+            png,
+        },
+        None => IconEdit::Keep,
+    };
+    let ((), reg) = gw
+        .directory
+        .edit_apps_icon(req.if_match, |doc| push_app(doc, &keys), icon_edit)
+        .await?;
     let app = reg.app(&id).ok_or_else(ApiError::not_found)?;
     let mut answer = app_json(gw, app);
     merge(&mut answer, shown);
@@ -297,23 +306,13 @@ fn take_icon(body: &mut Map<String, Value>) -> Result<Option<Vec<u8>>, ApiError>
         .transpose()
 }
 
-/// Stores an icon while the edit that names it is being written.
-fn store_icon(gw: &Gateway, id: &str, png: Option<&[u8]>) -> Result<(), EditError> {
-    match png {
-        Some(png) => icons::store(gw.directory.apps_path(), id, png)
-            .map(|_| ())
-            .map_err(|e| EditError::Io(e.message)),
-        None => Ok(()),
-    }
-}
-
 fn merge(into: &mut Value, extra: Value) {
     if let (Value::Object(a), Value::Object(b)) = (into, extra) {
         a.extend(b);
     }
 }
 
-fn patch(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller, id: &str) -> ApiResult {
+async fn patch(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller, id: &str) -> ApiResult {
     let mut body = body_object(req)?;
     check_keys(&body, PATCH_KEYS)?;
     check_icon(gw, &body)?;
@@ -329,17 +328,22 @@ fn patch(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller, id: &str) -> ApiRe
     if drop_icon {
         body.insert("icon".into(), Value::Null);
     }
-    let ((), reg) = gw.directory.edit_apps_then(
-        req.if_match,
-        |doc| {
-            let t = app_table(doc, id)?;
-            body.iter().try_for_each(|(k, v)| set_key(t, k, v))
-        },
-        || store_icon(gw, id, icon.as_deref()),
-    )?;
-    if drop_icon {
-        icons::remove(gw.directory.apps_path(), id);
-    }
+    let icon_edit = match &icon {
+        Some(png) => IconEdit::Put { client_id: id, png },
+        None if drop_icon => IconEdit::Remove { client_id: id },
+        None => IconEdit::Keep,
+    };
+    let ((), reg) = gw
+        .directory
+        .edit_apps_icon(
+            req.if_match,
+            |doc| {
+                let t = app_table(doc, id)?;
+                body.iter().try_for_each(|(k, v)| set_key(t, k, v))
+            },
+            icon_edit,
+        )
+        .await?;
     let app = reg.app(id).ok_or_else(ApiError::not_found)?;
     let keys: Vec<&str> = body.keys().map(String::as_str).collect();
     audit(gw, caller, "update", Some(id), &keys);
@@ -349,8 +353,12 @@ fn patch(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller, id: &str) -> ApiRe
 async fn delete(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller, id: &str) -> ApiResult {
     let ((), reg) = gw
         .directory
-        .edit_apps(req.if_match, |doc| remove_app(doc, id))?;
-    icons::remove(gw.directory.apps_path(), id);
+        .edit_apps_icon(
+            req.if_match,
+            |doc| remove_app(doc, id),
+            IconEdit::Remove { client_id: id },
+        )
+        .await?;
     let revoked = gw
         .tokens
         .revoke_client(id)
@@ -366,7 +374,7 @@ async fn delete(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller, id: &str) -
 
 /// Revokes every token of `id` (the app must exist).
 pub async fn revoke(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller, id: &str) -> ApiResult {
-    let version = gw.directory.check_version(req.if_match)?;
+    let version = gw.directory.check_version(req.if_match).await?;
     if gw.directory.registry().app(id).is_none() {
         return Err(ApiError::not_found());
     }
@@ -384,7 +392,12 @@ pub async fn revoke(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller, id: &st
 }
 
 /// Replaces the secret (or key pair) of `id`; the new one is in this answer only.
-pub fn new_credentials(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller, id: &str) -> ApiResult {
+pub async fn new_credentials(
+    gw: &Gateway,
+    req: &ApiRequest<'_>,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult {
     let body = body_object(req)?;
     check_keys(&body, &["key_algorithm"])?;
     let app = gw
@@ -395,9 +408,12 @@ pub fn new_credentials(gw: &Gateway, req: &ApiRequest<'_>, caller: &Caller, id: 
         .ok_or_else(ApiError::not_found)?;
     let (key, value, shown) =
         replacement(gw, &app, body.get("key_algorithm").and_then(Value::as_str))?;
-    let ((), reg) = gw.directory.edit_apps(req.if_match, |doc| {
-        set_key(app_table(doc, id)?, key, &value)
-    })?;
+    let ((), reg) = gw
+        .directory
+        .edit_apps(req.if_match, |doc| {
+            set_key(app_table(doc, id)?, key, &value)
+        })
+        .await?;
     let app = reg.app(id).ok_or_else(ApiError::not_found)?;
     let mut answer = app_json(gw, app);
     merge(&mut answer, shown);

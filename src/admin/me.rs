@@ -30,7 +30,7 @@ pub async fn route(
     match (req.method, rest) {
         ("GET", ["apps"]) => list(gw, caller).await,
         ("POST", ["apps", id, "revoke"]) => {
-            let version = gw.directory.check_version(req.if_match)?;
+            let version = gw.directory.check_version(req.if_match).await?;
             revoke(gw, caller, id)
                 .await
                 .map(|r| r.header("ETag", format!("\"{version}\"")))
@@ -48,7 +48,7 @@ pub async fn route(
                     "users may not change secrets here",
                 ));
             }
-            super::apps::new_credentials(gw, req, caller, id)
+            super::apps::new_credentials(gw, req, caller, id).await
         }
         (_, ["apps", ..]) => Err(method_not_allowed()),
         _ => Err(ApiError::new(404, "not_found", "no such API route")),

@@ -174,7 +174,7 @@ async fn route(
             "forbidden",
             "only administrators can manage applications",
         )),
-        (_, ["settings"]) => apps::settings(gw, req, &caller),
+        (_, ["settings"]) => apps::settings(gw, req, &caller).await,
         (_, ["apps", rest @ ..]) => apps::route(gw, req, &caller, rest).await,
         _ => Err(ApiError::new(404, "not_found", "no such API route")),
     }

@@ -1,6 +1,7 @@
 //! Writing `apps.toml` back from the admin API with `toml_edit`, so the admin's comments, order
 //! and formatting stay: one edit at a time, refused when the file changed since the version the
-//! caller saw, validated before it is written, written atomically, applied at once.
+//! caller saw, validated before it is written, written atomically (the file, or compare-and-set
+//! on the shared document), applied at once.
 
 use std::sync::Arc;
 
@@ -28,57 +29,123 @@ pub enum EditError {
     Exists(String),
 }
 
+/// What an edit does to the app's icon besides the registry text.
+#[derive(Debug, Clone, Copy)]
+pub enum IconEdit<'a> {
+    /// Nothing.
+    Keep,
+    /// Store `png` as `icons/<client_id>.png` (written before the registry that names it).
+    Put {
+        /// The app.
+        client_id: &'a str,
+        /// The PNG.
+        png: &'a [u8],
+    },
+    /// Remove `icons/<client_id>.png` (after the registry no longer names it).
+    Remove {
+        /// The app.
+        client_id: &'a str,
+    },
+}
+
+/// Edits retried when another gateway changed the shared registry between read and write
+/// (only without `If-Match`: with it, that is a conflict).
+const ATTEMPTS: usize = 5;
+
+/// True when `if_match` names a version other than `current` (`*` matches any).
+fn stale(if_match: &str, current: &str) -> bool {
+    let v = if_match.trim();
+    v != "*" && v.trim_matches('"') != current
+}
+
 impl Directory {
     /// The current version of `apps.toml` if `if_match` (when given) still names it; for
     /// changes that write no file but must not act on a stale view.
-    pub fn check_version(&self, if_match: Option<&str>) -> Result<String, EditError> {
-        let _one_at_a_time = self.edit_lock();
-        let raw =
-            std::fs::read_to_string(self.apps_path()).map_err(|e| EditError::Io(e.to_string()))?;
-        let current = version_of(&raw);
-        match if_match.map(str::trim) {
-            Some(v) if v != "*" && v.trim_matches('"') != current => Err(EditError::Stale),
+    pub async fn check_version(&self, if_match: Option<&str>) -> Result<String, EditError> {
+        let _one_at_a_time = self.edit_lock().await;
+        let (_, current) = self.current_apps().await?;
+        match if_match {
+            Some(v) if stale(v, &current) => Err(EditError::Stale),
             _ => Ok(current),
         }
     }
 
     /// Applies `f` to the current `apps.toml`, validates, writes and applies the result.
     /// Returns what `f` returned and the new registry.
-    pub fn edit_apps<T>(
+    pub async fn edit_apps<T>(
         &self,
         if_match: Option<&str>,
-        f: impl FnOnce(&mut DocumentMut) -> Result<T, EditError>,
+        f: impl FnMut(&mut DocumentMut) -> Result<T, EditError>,
     ) -> Result<(T, Arc<Registry>), EditError> {
-        self.edit_apps_then(if_match, f, || Ok(()))
+        self.edit_apps_icon(if_match, f, IconEdit::Keep).await
     }
 
-    /// Like [`Self::edit_apps`], running `before_write` (e.g. storing an icon the new file
-    /// names) once the result has validated, just before the file is written.
-    pub fn edit_apps_then<T>(
+    /// Like [`Self::edit_apps`], storing or removing an icon with the same write.
+    pub async fn edit_apps_icon<T>(
         &self,
         if_match: Option<&str>,
-        f: impl FnOnce(&mut DocumentMut) -> Result<T, EditError>,
-        before_write: impl FnOnce() -> Result<(), EditError>,
+        mut f: impl FnMut(&mut DocumentMut) -> Result<T, EditError>,
+        icon: IconEdit<'_>,
     ) -> Result<(T, Arc<Registry>), EditError> {
-        let _one_at_a_time = self.edit_lock();
-        let path = self.apps_path();
-        let raw = std::fs::read_to_string(path).map_err(|e| EditError::Io(e.to_string()))?;
-        let stale = |v: &str| v.trim() != "*" && v.trim().trim_matches('"') != version_of(&raw);
-        if if_match.is_some_and(stale) {
-            return Err(EditError::Stale);
+        let _one_at_a_time = self.edit_lock().await;
+        for _ in 0..ATTEMPTS {
+            let (raw, version) = self.current_apps().await?;
+            if if_match.is_some_and(|v| stale(v, &version)) {
+                return Err(EditError::Stale);
+            }
+            let mut doc: DocumentMut = raw.parse().map_err(|e: toml_edit::TomlError| {
+                let name = self.apps_path().display().to_string();
+                EditError::Invalid(Problems::single(&name, "", e.to_string()))
+            })?;
+            let out = f(&mut doc)?;
+            let text = doc.to_string();
+            let registry = Arc::new(self.validate_apps(&text).map_err(EditError::Invalid)?);
+            if self.store_apps(&version, &text, icon).await? {
+                self.apply_apps(registry.clone(), &text);
+                return Ok((out, registry));
+            }
+            if if_match.is_some() {
+                return Err(EditError::Stale);
+            }
         }
-        let mut doc: DocumentMut = raw.parse().map_err(|e: toml_edit::TomlError| {
-            let name = path.display().to_string();
-            EditError::Invalid(Problems::single(&name, "", e.to_string()))
-        })?;
-        let out = f(&mut doc)?;
-        let text = doc.to_string();
-        let registry = Arc::new(self.validate_apps(&text).map_err(EditError::Invalid)?);
-        before_write()?;
-        crate::fsutil::write_atomic(path, text.as_bytes(), None)
-            .map_err(|e| EditError::Io(e.to_string()))?;
-        self.apply_apps(registry.clone(), &text);
-        Ok((out, registry))
+        Err(EditError::Stale)
+    }
+
+    /// The registry text of record and its version: the file, or the shared document.
+    async fn current_apps(&self) -> Result<(String, String), EditError> {
+        if let Some(shared) = self.shared() {
+            return shared.current_apps().await;
+        }
+        let raw =
+            std::fs::read_to_string(self.apps_path()).map_err(|e| EditError::Io(e.to_string()))?;
+        let version = version_of(&raw);
+        Ok((raw, version))
+    }
+
+    /// Writes `text` as the registry of record if it is still at `base`; `false` when another
+    /// gateway changed it first.
+    async fn store_apps(
+        &self,
+        base: &str,
+        text: &str,
+        icon: IconEdit<'_>,
+    ) -> Result<bool, EditError> {
+        if let Some(shared) = self.shared() {
+            return shared.store_apps(self, base, text, icon).await;
+        }
+        let folder = self
+            .apps_path()
+            .parent()
+            .unwrap_or(std::path::Path::new("."));
+        let io = |e: std::io::Error| EditError::Io(e.to_string());
+        if let IconEdit::Put { client_id, png } = icon {
+            super::icon::write(folder, &super::icon::own_name(client_id), png).map_err(io)?;
+        }
+        crate::fsutil::write_atomic(self.apps_path(), text.as_bytes(), None).map_err(io)?;
+        if let IconEdit::Remove { client_id } = icon {
+            super::icon::remove(folder, &super::icon::own_name(client_id));
+        }
+        Ok(true)
     }
 }
 

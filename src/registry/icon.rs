@@ -60,6 +60,50 @@ pub fn check(base: &Path, name: &str) -> Result<Icon, String> {
     Ok(icon)
 }
 
+/// The name under `icons/` of an icon uploaded for `client_id`.
+pub fn own_name(client_id: &str) -> String {
+    format!("{client_id}.png")
+}
+
+/// The file of `name` (a path under `icons/`) next to `base`, if the name is plain.
+fn file_of(base: &Path, name: &str) -> Option<PathBuf> {
+    let ok = !name.is_empty() && name.split('/').all(plain_part);
+    ok.then(|| base.join(FOLDER).join(name))
+}
+
+/// Writes an icon file atomically as `icons/<name>` next to `base`, creating folders.
+pub fn write(base: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let path = file_of(base, name).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("icon {name:?}: {RULE}"),
+        )
+    })?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    if std::fs::read(&path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    crate::fsutil::write_atomic(&path, bytes, None)
+}
+
+/// Removes `icons/<name>` next to `base` (a missing file is fine).
+pub fn remove(base: &Path, name: &str) {
+    if let Some(path) = file_of(base, name) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// The bytes of `icons/<name>` next to `base`, when it lies inside the folder and is an image.
+pub fn read(base: &Path, name: &str, max_bytes: u64) -> Option<Vec<u8>> {
+    let icon = check(base, &format!("{FOLDER}/{name}")).ok()?;
+    let file = std::fs::File::open(icon.real_path()?).ok()?;
+    let mut bytes = Vec::new();
+    file.take(max_bytes + 1).read_to_end(&mut bytes).ok()?;
+    (bytes.len() as u64 <= max_bytes && sniff(&bytes).is_some()).then_some(bytes)
+}
+
 fn plain_part(p: &str) -> bool {
     !p.is_empty()
         && p != "."

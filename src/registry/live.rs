@@ -1,5 +1,6 @@
 //! The live registry and user directory: read lock-free on every request, replaced atomically
-//! when `apps.toml` or `users.toml` change on disk; an invalid edit is logged and not applied.
+//! when `apps.toml` or `users.toml` change on disk (or, on a shared store, when the shared
+//! documents change: [`super::shared`]); an invalid edit is logged and not applied.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -13,9 +14,11 @@ use crate::keys::KeyedHash;
 use crate::metrics::Metrics;
 use crate::users::{self, Users};
 
-type Fingerprint = Option<[u8; 32]>;
+/// A file's SHA-256, `None` when it cannot be read.
+pub(super) type Fingerprint = Option<[u8; 32]>;
 
-fn fingerprint(path: &Path) -> Fingerprint {
+/// The fingerprint of the file at `path`.
+pub(super) fn fingerprint(path: &Path) -> Fingerprint {
     std::fs::read(path).ok().map(|b| Sha256::digest(&b).into())
 }
 
@@ -55,7 +58,8 @@ pub struct Directory {
     hasher: KeyedHash,
     users_required: bool,
     seen: Mutex<(Fingerprint, Fingerprint)>,
-    edits: Mutex<()>,
+    edits: tokio::sync::Mutex<()>,
+    shared: Option<super::shared::Shared>,
 }
 
 impl Directory {
@@ -90,8 +94,59 @@ impl Directory {
             hasher,
             users_required,
             seen: Mutex::new(seen),
-            edits: Mutex::new(()),
+            edits: tokio::sync::Mutex::new(()),
+            shared: None,
         })
+    }
+
+    /// Makes this directory follow the shared documents (`shared` holds the versions applied).
+    pub(super) fn into_shared(mut self, shared: super::shared::Shared) -> Self {
+        self.shared = Some(shared);
+        self.remember_files();
+        self
+    }
+
+    /// The shared documents this directory follows, if any.
+    pub(super) fn shared(&self) -> Option<&super::shared::Shared> {
+        self.shared.as_ref()
+    }
+
+    /// Replaces the users (the registry must then be validated against them again).
+    pub(super) fn apply_users(&self, users: Users) {
+        self.users.store(Arc::new(users));
+    }
+
+    /// Remembers both files as they are now, so a later change of either can be told apart.
+    pub(super) fn remember_files(&self) {
+        self.remember(true, true);
+    }
+
+    /// Remembers the apps file, the users file, or both, as they are now.
+    pub(super) fn remember(&self, apps: bool, users: bool) {
+        if let Ok(mut seen) = self.seen.lock() {
+            if apps {
+                seen.0 = fingerprint(&self.apps_path);
+            }
+            if users {
+                seen.1 = fingerprint(&self.users_path);
+            }
+        }
+    }
+
+    /// The fingerprints last remembered: `(apps, users)`.
+    pub(super) fn remembered(&self) -> (Fingerprint, Fingerprint) {
+        self.seen.lock().map(|s| *s).unwrap_or_default()
+    }
+
+    /// Which files differ from what was last read or written: `(apps, users)`.
+    pub(super) fn files_changed(&self) -> (bool, bool) {
+        let Ok(seen) = self.seen.lock() else {
+            return (false, false);
+        };
+        (
+            fingerprint(&self.apps_path) != seen.0,
+            fingerprint(&self.users_path) != seen.1,
+        )
     }
 
     /// The current registry (cheap; hold it for one request).
@@ -119,9 +174,9 @@ impl Directory {
         &self.apps_path
     }
 
-    /// Serialises edits made through the admin API.
-    pub fn edit_lock(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
-        self.edits.lock().ok()
+    /// Serialises edits made through the admin API (and, on a shared store, applying them).
+    pub async fn edit_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.edits.lock().await
     }
 
     /// Validates apps-file text against the current users, as the file at `apps_path` would be.
@@ -212,8 +267,14 @@ impl Directory {
         count(&r, metrics);
     }
 
-    /// Reloads both files on SIGHUP and says in the log what was applied and what was not.
+    /// Reloads both files on SIGHUP and says in the log what was applied and what was not (on
+    /// a shared store: reads both shared documents again).
     pub fn reload_on_signal_and_log(&self, metrics: &Metrics) {
+        if let Some(shared) = self.shared() {
+            tracing::info!("SIGHUP: reading the shared registry and users again");
+            shared.force();
+            return;
+        }
         let r = self.reload_all();
         let mut applied = Vec::new();
         if r.apps_applied {
@@ -249,7 +310,7 @@ fn file_name(path: &Path) -> String {
 }
 
 /// Counts a reload's outcome in `crmgate_config_reloads_total`.
-fn count(r: &Reload, metrics: &Metrics) {
+pub(super) fn count(r: &Reload, metrics: &Metrics) {
     if r.users_applied {
         metrics
             .reloads

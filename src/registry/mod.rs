@@ -6,6 +6,8 @@ pub mod icon;
 pub mod jwt_key;
 pub mod live;
 pub mod redirect;
+pub mod shared;
+pub mod transfer;
 
 use std::collections::HashMap;
 use std::path::Path;

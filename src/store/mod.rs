@@ -13,11 +13,13 @@
 
 #[cfg(test)]
 mod contract;
+pub mod documents;
 pub mod ephemeral;
 pub mod flusher;
 pub mod journal;
 pub mod memory;
 pub mod open;
+pub mod redis_docs;
 pub mod redis_ephemeral;
 pub mod redis_store;
 #[cfg(test)]
@@ -90,6 +92,8 @@ pub struct Expect {
 pub enum Changed {
     /// These `Token` space keys were written or deleted.
     Tokens(Vec<Vec<u8>>),
+    /// A shared document (registry or users) was written.
+    Documents,
     /// Changes may have been missed: forget everything cached.
     Unknown,
 }

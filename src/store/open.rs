@@ -4,11 +4,14 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::documents::SharedDocs;
 use super::ephemeral::{Ephemeral, MemoryEphemeral};
 use super::journal::{FileJournal, Journal};
+use super::redis_docs::RedisDocs;
 use super::redis_store::{RedisOptions, RedisStore};
 use super::sled_store::SledStore;
 use super::{StoreError, TokenStore};
+use crate::keys::KeyRing;
 
 /// The backends this build has (`[store] backend`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +30,8 @@ pub struct Opened {
     pub ephemeral: Arc<dyn Ephemeral>,
     /// The audit log.
     pub journal: Arc<dyn Journal>,
+    /// The registry and users documents of record, when they are shared.
+    pub docs: Option<Arc<dyn SharedDocs>>,
 }
 
 /// Entries the in-memory short-lived state holds at most (one gateway).
@@ -40,14 +45,14 @@ pub struct OpenError(pub String);
 /// Opens the `backend` store under `data_dir`. `key_existed`: the data dir already held its
 /// master key, so it must already hold its store: starting with an empty one would forget which
 /// assertion ids and codes were used.
-/// `key_check` is a keyed hash only this gateway's master key yields: a shared store remembers
-/// the first one it saw and refuses nodes with another key (their token hashes would not match).
+/// A shared store remembers a keyed hash only the first gateway's master key (in `keys`) yields
+/// and refuses nodes with another key (their token hashes would not match).
 pub fn open(
     backend: Backend,
     redis: &RedisOptions,
     data_dir: &Path,
     key_existed: bool,
-    key_check: &[u8],
+    keys: &KeyRing,
 ) -> Result<Opened, OpenError> {
     match backend {
         Backend::Sled => {
@@ -56,18 +61,25 @@ pub fn open(
                 tokens: Arc::new(store),
                 ephemeral: Arc::new(MemoryEphemeral::new(MEMORY_ENTRIES)),
                 journal: Arc::new(FileJournal::new(data_dir.join("audit.log"))),
+                docs: None,
             })
         }
         Backend::Redis => {
             let store = Arc::new(RedisStore::open(redis)?);
-            store.claim_key(key_check)?;
+            store.claim_key(&key_check(keys).0)?;
             Ok(Opened {
                 tokens: store.clone(),
                 ephemeral: store.clone(),
-                journal: store,
+                journal: store.clone(),
+                docs: Some(Arc::new(RedisDocs::new(store, keys.sealer.clone()))),
             })
         }
     }
+}
+
+/// What a shared store remembers of the master key: a keyed hash of a fixed text.
+pub fn key_check(keys: &KeyRing) -> crate::keys::Digest {
+    keys.tokens.hash(b"crmgate shared store key check v1")
 }
 
 fn open_sled(dir: &Path, key_existed: bool) -> Result<SledStore, OpenError> {

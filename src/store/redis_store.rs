@@ -9,8 +9,10 @@
 //! | `<prefix>v<T><key>` | string | the value |
 //! | `<prefix>i<T>` | sorted set, score 0 | the space's keys, for ordered prefix scans (`ZRANGEBYLEX`) |
 //! | `<prefix>e` | sorted set, score = expiry | `<T><key>` of every value, for the purge |
-//! | `<prefix>events` | stream | per commit, the token keys (32-byte hashes) it wrote or deleted |
+//! | `<prefix>events` | stream | per commit, the token keys (32-byte hashes) it wrote or deleted (`t`), or the document written (`d`) |
 //! | `<prefix>meta:key-check` | string | a keyed hash of the first node's master key |
+//! | `<prefix>doc:apps`, `<prefix>doc:users` | hash | the shared registry and users: `text` (sealed), `version`, `revision` ([`super::redis_docs`]) |
+//! | `<prefix>doc:icons` | hash | icon path under `icons/` → the file's bytes |
 //! | `<prefix>audit` | stream | the audit log of every gateway, one JSON entry (field `e`) per admin change |
 //! | `<prefix>x<K><key>` | string with expiry | sessions, pending requests, throttle counters ([`super::ephemeral::Kind`] tag `K`) |
 //!

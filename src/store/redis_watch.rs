@@ -1,7 +1,7 @@
 //! How a gateway hears what other gateways changed on a shared Redis: every commit that writes
 //! or deletes token records appends their keys to the stream `<prefix>events` (in the same Lua
 //! script, so no change goes unannounced), and each node reads that stream from the last entry it
-//! saw, on a connection of its own. After a disconnect it reads on from there; when that entry is
+//! saw, on a connection of its own; writes of the shared documents are announced there too. After a disconnect it reads on from there; when that entry is
 //! gone (the stream was trimmed or flushed) it cannot know what it missed and reports
 //! [`Changed::Unknown`]. The time of the last successful read is what [`Freshness`] judges.
 
@@ -124,6 +124,9 @@ impl Watch {
                     (self.on)(Changed::Tokens(
                         keys.chunks(32).map(<[u8]>::to_vec).collect(),
                     ));
+                }
+                if entry.map.contains_key("d") {
+                    (self.on)(Changed::Documents);
                 }
                 *last = Some(entry.id);
             }

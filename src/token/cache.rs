@@ -93,6 +93,7 @@ impl TokenCache {
                 }
             }
             Changed::Unknown => self.clear(),
+            Changed::Documents => {}
         }
     }
 
