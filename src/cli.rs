@@ -35,6 +35,10 @@ enum Command {
         /// Address the demo gateway listens on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Keep the demo's state on this Redis (`redis://127.0.0.1:6390/0`) and prepare two
+        /// more gateways sharing it.
+        #[arg(long)]
+        redis: Option<String>,
     },
     /// Validate the config, apps and users files; exit 1 on any problem.
     Check {
@@ -85,7 +89,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve { config } => serve(&config),
-        Command::Demo { listen } => crate::demo::run(listen),
+        Command::Demo { listen, redis } => crate::demo::run(listen, redis.as_deref()),
         Command::Check { config } => check(&config),
         Command::HashPassword => hash_stdin(),
         Command::Registry { action } => registry_command(action),

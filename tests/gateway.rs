@@ -52,6 +52,7 @@ mod real_crm;
 mod response_hygiene;
 mod revocation;
 mod several_gateways;
+mod several_gateways_walkthrough;
 mod shared_registry;
 mod store_corrupt;
 mod store_integrity;

@@ -166,7 +166,8 @@ fn user_apps_toml(demo: &Demo) -> String {
     format!("\n{}\n\n{}\n", web.join("\n"), native.join("\n"))
 }
 
-fn gateway_toml(listen: SocketAddr, crm: SocketAddr) -> String {
+/// The demo gateway's `crmgate.toml`.
+pub fn gateway_toml(listen: SocketAddr, crm: SocketAddr) -> String {
     format!(
         "# crmgate demo configuration (temporary)\n\
          [server]\nlisten = \"{listen}\"\npublic_url = \"http://{listen}\"\ndata_dir = \"data\"\n\n\

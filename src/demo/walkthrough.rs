@@ -6,14 +6,24 @@ use std::path::Path;
 
 use super::setup::{Demo, DemoApp, UserApp};
 
-/// The walkthrough for a demo gateway at `gateway` in front of the CRM at `crm`.
-pub fn text(gateway: SocketAddr, crm: SocketAddr, dir: &Path, demo: &Demo) -> String {
+/// The walkthrough for a demo gateway at `gateway` in front of the CRM at `crm`, with the step
+/// for more gateways on a shared Redis when there are `nodes`.
+pub fn text(
+    gateway: SocketAddr,
+    crm: SocketAddr,
+    dir: &Path,
+    demo: &Demo,
+    nodes: &[super::nodes::Node],
+) -> String {
     let base = format!("http://{gateway}");
     let mut t = overview(&base, crm, dir, &demo.accounts);
     if let [rw, ro, ..] = demo.accounts.as_slice() {
         t.push_str(&steps(&base, crm, rw, ro));
     }
     t.push_str(&user_steps(&base, demo));
+    if let (false, Some(rw)) = (nodes.is_empty(), demo.accounts.first()) {
+        t.push_str(&super::nodes::step(&base, nodes, rw));
+    }
     t.push_str(
         "\nAlso: {base}/.well-known/oauth-authorization-server and {base}/gateway/metrics.\n\
          Stop with Ctrl-C; the temporary files are removed.\n"
@@ -117,12 +127,14 @@ fn token_cmd(base: &str, a: &DemoApp) -> String {
     )
 }
 
-fn keep_token(base: &str, a: &DemoApp) -> String {
+/// `TOKEN=$(...)`: a token for `a` kept in a shell variable.
+pub fn keep_token(base: &str, a: &DemoApp) -> String {
     let extract = "sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/'";
     format!("TOKEN=$({} | {extract})", token_cmd(base, a))
 }
 
-fn call(base: &str, op: &str, headers: &str, body: &str) -> String {
+/// A REST call with `$TOKEN`.
+pub fn call(base: &str, op: &str, headers: &str, body: &str) -> String {
     format!(
         "curl -s -X POST {base}/restapi/v1/vtews/{op} -H \"Authorization: Bearer $TOKEN\"{headers} \
          -H 'Content-Type: application/json' -d '{body}'"
