@@ -150,6 +150,7 @@ fn redis_options(url: String) -> RedisOptions {
         require_fsync: true,
         timeout: Duration::from_secs(2),
         stale_after: Duration::from_secs(2),
+        ..RedisOptions::default()
     }
 }
 

@@ -49,6 +49,7 @@ mod private_key_jwt_claims;
 mod proxy_identity;
 mod proxy_scope;
 mod real_crm;
+mod redis_sentinel;
 mod response_hygiene;
 mod revocation;
 mod several_gateways;

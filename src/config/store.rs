@@ -34,10 +34,13 @@ impl Default for StoreFile {
 pub struct RedisFile {
     /// `redis://[user:password@]host:port/db`, or `rediss://` for TLS.
     pub url: String,
-    /// Sentinel addresses (`host:port`); not supported by this version.
+    /// Sentinel addresses (`host:port`) to ask for the primary (then `url` gives only the
+    /// database, user and password).
     pub sentinels: Vec<String>,
-    /// The Sentinel master name; not supported by this version.
+    /// The name the Sentinels monitor the primary under.
     pub master_name: Option<String>,
+    /// Replicas that must confirm every commit (`WAIT`) before it is acknowledged.
+    pub wait_replicas: u32,
     /// Prefix of every key this gateway writes.
     pub key_prefix: String,
     /// Refuse to start unless the server has `appendonly yes` and `appendfsync always`.
@@ -55,6 +58,7 @@ impl Default for RedisFile {
             url: "redis://127.0.0.1:6379/0".into(),
             sentinels: Vec::new(),
             master_name: None,
+            wait_replicas: 0,
             key_prefix: "crmgate:".into(),
             require_fsync: true,
             timeout_ms: 1000,
@@ -103,6 +107,9 @@ pub fn validate(doc: &TomlDoc<'_>, s: StoreFile, p: &mut Problems) -> Option<Sto
             require_fsync: r.require_fsync,
             timeout: Duration::from_millis(r.timeout_ms),
             stale_after: Duration::from_millis(r.stale_ms),
+            sentinels: r.sentinels,
+            master_name: r.master_name.unwrap_or_default(),
+            wait_replicas: r.wait_replicas,
         },
     })
 }
@@ -120,9 +127,39 @@ fn check_redis(doc: &TomlDoc<'_>, r: &RedisFile, p: &mut Problems) {
         let msg = "must be a redis:// or rediss:// URL";
         p.push(doc.file(), line("url"), "store.redis.url", msg);
     }
-    if !r.sentinels.is_empty() || r.master_name.is_some() {
-        let msg = "Sentinel is not supported by this version: point url at the primary";
-        p.push(doc.file(), line("sentinels"), "store.redis.sentinels", msg);
+    match (r.sentinels.is_empty(), r.master_name.as_deref()) {
+        (true, Some(_)) => {
+            let msg = "needs store.redis.sentinels (the Sentinels to ask for the primary)";
+            p.push(
+                doc.file(),
+                line("master_name"),
+                "store.redis.master_name",
+                msg,
+            );
+        }
+        (false, None | Some("")) => {
+            let msg = "needs store.redis.master_name (the name the Sentinels monitor)";
+            p.push(doc.file(), line("sentinels"), "store.redis.sentinels", msg);
+        }
+        _ => {}
+    }
+    for s in &r.sentinels {
+        let valid = s
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !valid {
+            let msg = format!("{s:?} is not host:port");
+            p.push(doc.file(), line("sentinels"), "store.redis.sentinels", msg);
+        }
+    }
+    if r.wait_replicas > 16 {
+        let msg = "must be between 0 and 16";
+        p.push(
+            doc.file(),
+            line("wait_replicas"),
+            "store.redis.wait_replicas",
+            msg,
+        );
     }
     if r.stale_ms < 500 || r.stale_ms > 600_000 {
         let msg = "must be between 500 and 600000 (the change stream is read every 250 ms)";
@@ -190,9 +227,14 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            e.contains("store.redis.sentinels: Sentinel is not supported"),
+            e.contains("store.redis.sentinels: needs store.redis.master_name"),
             "{e}"
         );
+        let e = parse("[store]\nbackend = \"redis\"\n[store.redis]\nsentinels = [\"nope\"]\nmaster_name = \"m\"\n")
+            .unwrap_err();
+        assert!(e.contains("\"nope\" is not host:port"), "{e}");
+        let ok = "[store]\nbackend = \"redis\"\n[store.redis]\nsentinels = [\"127.0.0.1:26379\"]\nmaster_name = \"m\"\nwait_replicas = 1\n";
+        assert!(parse(ok).is_ok(), "{ok}");
         let e = parse("[store]\nbackend = \"redis\"\n[store.redis]\ntimeout_ms = 0\n").unwrap_err();
         assert!(e.contains("store.redis.timeout_ms"), "{e}");
     }

@@ -372,6 +372,7 @@ mod backends {
                 require_fsync: true,
                 timeout: Duration::from_secs(2),
                 stale_after: Duration::from_secs(2),
+                ..RedisOptions::default()
             };
             let store = tokio::task::block_in_place(|| RedisStore::open(&opts)).unwrap();
             Arc::new(store) as Arc<dyn TokenStore>

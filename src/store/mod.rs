@@ -21,6 +21,7 @@ pub mod memory;
 pub mod open;
 pub mod redis_docs;
 pub mod redis_ephemeral;
+pub mod redis_primary;
 pub mod redis_store;
 #[cfg(test)]
 mod redis_test_server;

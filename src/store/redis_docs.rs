@@ -122,10 +122,9 @@ impl SharedDocs for RedisDocs {
                 .arg(flag)
                 .arg(icon.bytes.unwrap_or_default());
         }
-        let revision: u64 = call
-            .invoke_async(&mut self.store.connection())
-            .await
-            .map_err(backend)?;
+        let mut con = self.store.connection();
+        let revision: u64 = call.invoke_async(&mut con).await.map_err(backend)?;
+        self.store.replicated(&mut con).await?;
         Ok((revision > 0).then_some(revision))
     }
 

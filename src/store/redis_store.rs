@@ -23,12 +23,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use redis::Script;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 
 use super::journal::Journal;
 use super::open::OpenError;
+use super::redis_primary::{self, Persistence, Slot, check_durability, durability};
 use super::redis_watch::{Freshness, Watch};
 use super::{Changed, Entries, Expect, Space, StoreError, TokenStore, Write};
 use crate::clock::UnixTime;
@@ -115,14 +117,35 @@ pub struct RedisOptions {
     pub timeout: Duration,
     /// How long records cached on this node stay trusted without news from Redis.
     pub stale_after: Duration,
+    /// Sentinels (`host:port`) to ask for the primary; empty: `url` is the primary.
+    pub sentinels: Vec<String>,
+    /// The Sentinels' name of the primary.
+    pub master_name: String,
+    /// Replicas that must have every commit before it is acknowledged (`WAIT`); 0: none.
+    pub wait_replicas: u32,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        Self {
+            url: "redis://127.0.0.1:6379/0".into(),
+            key_prefix: "crmgate:".into(),
+            require_fsync: true,
+            timeout: Duration::from_secs(1),
+            stale_after: Duration::from_secs(2),
+            sentinels: Vec::new(),
+            master_name: String::new(),
+            wait_replicas: 0,
+        }
+    }
 }
 
 /// The shared store.
 pub struct RedisStore {
-    client: redis::Client,
+    primary: Slot,
     timeout: Duration,
+    wait_replicas: u32,
     freshness: Freshness,
-    con: ConnectionManager,
     prefix: Vec<u8>,
     commit: Script,
     scan: Script,
@@ -138,29 +161,33 @@ impl RedisStore {
     pub fn open(opts: &RedisOptions) -> Result<Self, OpenError> {
         let fail =
             |what: &str, e: &dyn std::fmt::Display| OpenError(format!("store.url: {what}: {e}"));
-        let client = redis::Client::open(opts.url.as_str()).map_err(|e| fail("invalid", &e))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("crmgate-redis")
             .enable_all()
             .build()
             .map_err(|e| fail("cannot start its client", &e))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(opts.timeout))
-            .set_response_timeout(Some(opts.timeout))
-            .set_number_of_retries(1);
-        let mut con = runtime
-            .block_on(ConnectionManager::new_with_config(client.clone(), config))
-            .map_err(|e| fail("cannot connect", &e))?;
+        let mut primary = runtime.block_on(redis_primary::first(opts))?;
         let fsync = runtime
-            .block_on(durability(&mut con))
+            .block_on(durability(&mut primary.con))
             .map_err(|e| fail("cannot read the server's persistence settings", &e))?;
         check_durability(&fsync, opts.require_fsync)?;
+        let primary: Slot = Arc::new(ArcSwap::from_pointee(primary));
+        if !opts.sentinels.is_empty() {
+            let sentinel =
+                redis_primary::sentinel_client(&opts.url, &opts.sentinels, &opts.master_name)
+                    .map_err(|e| fail("sentinels", &e))?;
+            runtime.spawn(redis_primary::follow(
+                sentinel,
+                primary.clone(),
+                opts.timeout,
+            ));
+        }
         Ok(Self {
-            client,
+            primary,
             timeout: opts.timeout,
+            wait_replicas: opts.wait_replicas,
             freshness: Freshness::new(opts.stale_after),
-            con,
             prefix: opts.key_prefix.as_bytes().to_vec(),
             commit: Script::new(&COMMIT.replace("STREAM_LENGTH", &STREAM_LENGTH.to_string())),
             scan: Script::new(SCAN),
@@ -175,7 +202,7 @@ impl RedisStore {
     /// whose master key differs from the one the store's hashes were made with.
     pub fn claim_key(&self, check: &[u8]) -> Result<(), OpenError> {
         let key = [&self.prefix[..], b"meta:key-check"].concat();
-        let mut con = self.con.clone();
+        let mut con = self.connection();
         let claim = async move {
             let _: Option<String> = redis::cmd("SET")
                 .arg(&key)
@@ -238,9 +265,15 @@ impl RedisStore {
         &self.bump
     }
 
-    /// A handle on the shared connection.
+    /// A handle on the shared connection to the current primary.
     pub fn connection(&self) -> ConnectionManager {
-        self.con.clone()
+        self.primary.load().con.clone()
+    }
+
+    /// Waits until `store.redis.wait_replicas` replicas have every write made so far on
+    /// `con`; an error when fewer confirm within the timeout.
+    pub async fn replicated(&self, con: &mut ConnectionManager) -> Result<(), StoreError> {
+        redis_primary::wait_replicas(con, self.wait_replicas, self.timeout).await
     }
 
     fn value_key(&self, space: Space, key: &[u8]) -> Vec<u8> {
@@ -260,58 +293,6 @@ impl Drop for RedisStore {
             rt.shutdown_background();
         }
     }
-}
-
-/// What the server says of its persistence: `appendonly` and `appendfsync`.
-#[derive(Debug, Clone)]
-pub struct Persistence {
-    /// `appendonly yes`.
-    pub append_only: bool,
-    /// `appendfsync` (`always`, `everysec`, `no`).
-    pub fsync: String,
-}
-
-async fn durability(con: &mut ConnectionManager) -> redis::RedisResult<Persistence> {
-    let setting = |name: &'static str| {
-        let mut cmd = redis::cmd("CONFIG");
-        cmd.arg("GET").arg(name);
-        cmd
-    };
-    let append: Vec<String> = setting("appendonly").query_async(con).await?;
-    let fsync: Vec<String> = setting("appendfsync").query_async(con).await?;
-    Ok(Persistence {
-        append_only: append.get(1).is_some_and(|v| v == "yes"),
-        fsync: fsync.get(1).cloned().unwrap_or_default(),
-    })
-}
-
-impl Persistence {
-    /// True when every acknowledged write is on the server's disk.
-    pub fn durable(&self) -> bool {
-        self.append_only && self.fsync == "always"
-    }
-}
-
-/// Refuses (or, when `required` is off, warns of) a server that does not fsync every write.
-pub fn check_durability(p: &Persistence, required: bool) -> Result<(), OpenError> {
-    if p.durable() {
-        return Ok(());
-    }
-    let what = format!(
-        "the Redis server does not make every write durable (appendonly {}, appendfsync {}): \
-         set `appendonly yes` and `appendfsync always` on it",
-        if p.append_only { "yes" } else { "no" },
-        p.fsync
-    );
-    if required {
-        return Err(OpenError(format!(
-            "{what}, or set store.require_fsync = false to accept losing acknowledged writes"
-        )));
-    }
-    tracing::warn!(
-        "{what}; store.require_fsync = false: a crash of Redis may lose acknowledged writes"
-    );
-    Ok(())
 }
 
 fn backend(e: redis::RedisError) -> StoreError {
@@ -363,7 +344,7 @@ fn commit_args(prefix: &[u8], expect: &[Expect], writes: &[Write]) -> Vec<Vec<u8
 
 impl Journal for RedisStore {
     fn append(&self, entry: &str) -> Result<(), String> {
-        let mut con = self.con.clone();
+        let mut con = self.connection();
         let stream = [&self.prefix[..], b"audit"].concat();
         let entry = entry.to_string();
         self.wait_for(async move {
@@ -382,7 +363,7 @@ impl Journal for RedisStore {
 #[async_trait]
 impl TokenStore for RedisStore {
     async fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let mut con = self.con.clone();
+        let mut con = self.connection();
         redis::cmd("GET")
             .arg(self.value_key(space, key))
             .query_async(&mut con)
@@ -397,7 +378,7 @@ impl TokenStore for RedisStore {
             [b"[", prefix].concat()
         };
         let count = i64::try_from(limit).unwrap_or(-1);
-        let mut con = self.con.clone();
+        let mut con = self.connection();
         let flat: Vec<Vec<u8>> = self
             .scan
             .arg(&self.prefix)
@@ -421,8 +402,9 @@ impl TokenStore for RedisStore {
         for a in commit_args(&self.prefix, &expect, &writes) {
             invocation.arg(a);
         }
-        let mut con = self.con.clone();
+        let mut con = self.connection();
         let done: i64 = invocation.invoke_async(&mut con).await.map_err(backend)?;
+        self.replicated(&mut con).await?;
         Ok(done == 1)
     }
 
@@ -435,7 +417,7 @@ impl TokenStore for RedisStore {
             return;
         };
         let watch = Watch {
-            client: self.client.clone(),
+            primary: self.primary.clone(),
             stream: [&self.prefix[..], b"events"].concat(),
             on,
             freshness: self.freshness.clone(),
@@ -447,7 +429,7 @@ impl TokenStore for RedisStore {
     async fn purge_expired(&self, now: UnixTime) -> Result<usize, StoreError> {
         let mut total = 0;
         loop {
-            let mut con = self.con.clone();
+            let mut con = self.connection();
             let n: usize = self
                 .purge
                 .arg(&self.prefix)
@@ -474,24 +456,5 @@ mod tests {
         assert_eq!(upper_bound(b"a\xff"), b"(b");
         assert_eq!(upper_bound(b"\xff\xff"), b"+");
         assert_eq!(upper_bound(b""), b"+");
-    }
-
-    #[test]
-    fn a_server_without_fsync_always_is_refused_unless_accepted() {
-        let lax = || Persistence {
-            append_only: true,
-            fsync: "everysec".into(),
-        };
-        let e = check_durability(&lax(), true).unwrap_err().to_string();
-        assert!(
-            e.contains("appendfsync everysec") && e.contains("require_fsync"),
-            "{e}"
-        );
-        assert!(check_durability(&lax(), false).is_ok());
-        let strict = Persistence {
-            append_only: true,
-            fsync: "always".into(),
-        };
-        assert!(check_durability(&strict, true).is_ok());
     }
 }

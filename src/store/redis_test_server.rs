@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 pub struct TestRedis {
     child: Child,
     dir: tempfile::TempDir,
+    extra: Vec<String>,
     /// Its loopback port.
     pub port: u16,
 }
@@ -19,14 +20,25 @@ impl TestRedis {
     /// Starts a server (the `redis-server` binary must be installed: `apt-get install
     /// redis-server`).
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts a server with more arguments (e.g. `--replicaof 127.0.0.1 PORT`).
+    pub fn start_with(extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let child = spawn(dir.path(), port);
-        let server = Self { child, dir, port };
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let child = spawn(dir.path(), port, &extra);
+        let server = Self {
+            child,
+            dir,
+            extra,
+            port,
+        };
         server.wait_ready();
         server
     }
@@ -40,7 +52,7 @@ impl TestRedis {
     pub fn crash_and_restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.child = spawn(self.dir.path(), self.port);
+        self.child = spawn(self.dir.path(), self.port, &self.extra);
         self.wait_ready();
     }
 
@@ -69,7 +81,7 @@ impl TestRedis {
     }
 }
 
-fn spawn(dir: &std::path::Path, port: u16) -> Child {
+fn spawn(dir: &std::path::Path, port: u16, extra: &[String]) -> Child {
     let port = port.to_string();
     let dir = dir.to_string_lossy().to_string();
     let args = [
@@ -88,6 +100,7 @@ fn spawn(dir: &std::path::Path, port: u16) -> Child {
     ];
     Command::new("redis-server")
         .args(args)
+        .args(extra)
         .stdout(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| {

@@ -56,8 +56,8 @@ impl Freshness {
 
 /// What the watcher needs: the server, the stream, the callback, and the freshness to update.
 pub struct Watch {
-    /// The server.
-    pub client: redis::Client,
+    /// The current primary.
+    pub primary: super::redis_primary::Slot,
     /// `<prefix>events`.
     pub stream: Vec<u8>,
     /// Told of every change.
@@ -84,8 +84,8 @@ impl Watch {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(self.timeout))
             .set_response_timeout(Some(BLOCK + self.timeout));
-        let mut con = self
-            .client
+        let client = self.primary.load().client.clone();
+        let mut con = client
             .get_multiplexed_async_connection_with_config(&config)
             .await?;
         let id = match last.as_deref() {
