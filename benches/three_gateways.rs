@@ -6,6 +6,8 @@
 //! and proxied-call throughput of one node (sled, Redis) against three Redis nodes. Needs `wrk`
 //! and `redis-server` (apt-get install wrk redis-server). Parts in `benches/three_gateways/`.
 
+#[path = "three_gateways/disable.rs"]
+mod disable;
 #[path = "load/procs.rs"]
 #[allow(dead_code)]
 mod procs;
@@ -127,12 +129,16 @@ fn run(opts: &Options) -> Res<()> {
         cluster.nodes[2].port
     );
     let revoked = revocation::measure(&cluster, opts)?;
+    let disabled = disable::measure(&cluster, opts)?;
     let pids = throughput::Pids {
         upstream: cluster.upstream.pid,
         redis: redis_pid(),
     };
     let rounds = throughput::measure(&cluster, &pids, tmp.path(), opts)?;
-    print!("{}", report::render(&header, opts, &revoked, &rounds));
+    print!(
+        "{}",
+        report::render(&header, opts, &revoked, &disabled, &rounds)
+    );
     drop(procs);
     drop(redis);
     Ok(())

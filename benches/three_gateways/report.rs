@@ -2,6 +2,7 @@
 //! (ratios against one gateway on sled) and the revocation propagation times.
 
 use crate::Options;
+use crate::disable::Disables;
 use crate::revocation::{Revocations, quantile};
 use crate::throughput::{self, CONNECTIONS, Rounds, Run, WARMUP_SECS};
 
@@ -51,7 +52,13 @@ fn tool_versions() -> String {
 }
 
 /// Everything the bench prints at the end.
-pub fn render(header: &str, opts: &Options, rev: &Revocations, rounds: &Rounds) -> String {
+pub fn render(
+    header: &str,
+    opts: &Options,
+    rev: &Revocations,
+    dis: &Disables,
+    rounds: &Rounds,
+) -> String {
     let mut out = format!(
         "\n{header}throughput: POST /restapi/v1/vtews/query with one valid Bearer token to the fake \
          CRM (auth = \"headers\"), every gateway 1 thread; {CONNECTIONS} connections in total, \
@@ -83,6 +90,7 @@ pub fn render(header: &str, opts: &Options, rev: &Revocations, rounds: &Rounds) 
         out.push_str(&throughput_row(name, runs, base));
     }
     out.push_str(&revocation_rows(rev, opts));
+    out.push_str(&disable_rows(dis));
     out.push_str(&format!("\nload average at end: {}\n", load_average()));
     out
 }
@@ -109,6 +117,37 @@ fn throughput_row(name: &str, runs: &[Run], base: f64) -> String {
         each.join(", "),
         cores.join(", ")
     )
+}
+
+fn latency_row(name: &str, v: &[f64], note: &str) -> String {
+    format!(
+        "| {name} | - | - | {:.3} | {:.3} | {:.3} | - | 0 | {note} |\n",
+        quantile(v, 0.5),
+        quantile(v, 0.99),
+        v.last().copied().unwrap_or(0.0),
+    )
+}
+
+fn disable_rows(dis: &Disables) -> String {
+    let n = format!("{} samples", dis.b_ms.len());
+    [
+        latency_row(
+            "app disabled on A (admin API), refused (401) on B",
+            &dis.b_ms,
+            &n,
+        ),
+        latency_row(
+            "app disabled on A (admin API), refused (401) on C",
+            &dis.c_ms,
+            &n,
+        ),
+        latency_row(
+            "disabling PATCH on A (round trip)",
+            &dis.patch_ms,
+            "compare-and-set of the shared registry, durable in Redis before the 200",
+        ),
+    ]
+    .concat()
 }
 
 fn revocation_rows(rev: &Revocations, opts: &Options) -> String {

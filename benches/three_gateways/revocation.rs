@@ -37,8 +37,9 @@ pub struct Revocations {
 }
 
 /// One node's refusal of a revoked token.
-struct Refusal {
-    ms: f64,
+pub struct Refusal {
+    /// Milliseconds from the acknowledgement to the refusal.
+    pub ms: f64,
     polls: u32,
     others: u64,
 }
@@ -122,7 +123,7 @@ fn joined(r: std::thread::Result<Res<Refusal>>) -> Res<Refusal> {
 }
 
 /// Sends the query with `token` to `port` until it answers 401; the time since `acked`.
-fn poll(http: &Client, port: u16, token: &str, acked: Instant) -> Res<Refusal> {
+pub fn poll(http: &Client, port: u16, token: &str, acked: Instant) -> Res<Refusal> {
     let mut others = 0;
     for polls in 1..=MAX_POLLS {
         let status = setup::query(http, port, token)?;
@@ -143,7 +144,8 @@ fn poll(http: &Client, port: u16, token: &str, acked: Instant) -> Res<Refusal> {
     Err(format!("node :{port} still accepted a revoked token after {REFUSAL_LIMIT:?}").into())
 }
 
-fn ms(d: Duration) -> f64 {
+/// Milliseconds of `d`.
+pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 

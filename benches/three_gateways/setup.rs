@@ -139,12 +139,16 @@ fn write_config(dir: &Path, port: u16, upstream: u16, store: &str) -> Res<()> {
          client_type = \"service_account\"\nsecret_type = \"client_secret\"\n\
          client_secret = \"{CLIENT_SECRET}\"\nscope = \"rest.all\"\nuser = \"bench\"\n"
     );
-    let users = "[[users]]\nusername = \"bench\"\nname = \"Bench\"\nadmin = false\n\
-                 groups = [\"sales\"]\n";
+    let hash = crmgate::generate::hash_password(crate::disable::ADMIN_PASSWORD)?;
+    let users = format!(
+        "[[users]]\nusername = \"bench\"\nname = \"Bench\"\nadmin = false\n\
+         groups = [\"sales\"]\n\n[[users]]\nusername = \"{}\"\npassword_hash = \"{hash}\"\nadmin = true\n",
+        crate::disable::ADMIN
+    );
     for (name, text) in [
         ("crmgate.toml", config.as_str()),
         ("apps.toml", apps.as_str()),
-        ("users.toml", users),
+        ("users.toml", users.as_str()),
     ] {
         std::fs::write(dir.join(name), text)?;
     }
