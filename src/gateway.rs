@@ -30,6 +30,8 @@ pub mod paths {
     pub const METADATA: &str = "/.well-known/oauth-authorization-server";
     /// Liveness.
     pub const HEALTHZ: &str = "/gateway/healthz";
+    /// Readiness.
+    pub const READYZ: &str = "/gateway/readyz";
     /// Prometheus metrics.
     pub const METRICS: &str = "/gateway/metrics";
     /// The pages' stylesheet.

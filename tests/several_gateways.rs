@@ -137,10 +137,20 @@ fn a_paused_redis_gives_503s_after_the_staleness_budget_and_service_resumes_with
     let r = a.token_basic(APP, "s-a", &[("grant_type", "client_credentials")]);
     assert_eq!(r.status(), 503);
     assert_eq!(r.headers()["retry-after"], "1");
+    // Not ready (the store takes no write), but alive: a probe must not restart the node.
+    let ready = a.http.get(a.url("/gateway/readyz")).send().unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: serde_json::Value = ready.json().unwrap();
+    assert_eq!(body["status"], "store_unavailable", "{body}");
+    assert!(body["reason"].as_str().unwrap().contains("redis"), "{body}");
+    let live = a.http.get(a.url("/gateway/healthz")).send().unwrap();
+    assert_eq!(live.status(), 200);
     redis.signal("CONT");
     within("service resumes", Duration::from_secs(10), || {
         a.query_invoices(&token).status() == 200
     });
+    let ready = a.http.get(a.url("/gateway/readyz")).send().unwrap();
+    assert_eq!(ready.status(), 200);
     let again = a.token(APP, "s-a");
     assert_eq!(a.query_invoices(&again).status(), 200);
 }

@@ -46,6 +46,23 @@ fn crm_down_gives_502_and_tokens_still_issue() {
             .status(),
         200
     );
+    // Alive, but not ready: the CRM does not answer.
+    let ready = h.http.get(h.url("/gateway/readyz")).send().unwrap();
+    assert_eq!(ready.status(), 503);
+    let body = json(ready);
+    assert_eq!(body["status"], "crm_unreachable", "{body}");
+    assert!(
+        body["reason"].as_str().unwrap().contains(&dead.to_string()),
+        "{body}"
+    );
+}
+
+#[test]
+fn readyz_is_ok_when_the_store_takes_writes_and_the_crm_answers() {
+    let h = Harness::start(&apps());
+    let ready = h.http.get(h.url("/gateway/readyz")).send().unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(json(ready)["status"], "ok");
 }
 
 #[test]

@@ -42,6 +42,8 @@ pub enum Local {
     Metadata,
     /// Liveness.
     Healthz,
+    /// Readiness.
+    Readyz,
     /// Prometheus text.
     Metrics,
     /// A CORS preflight answered by the gateway.
@@ -64,6 +66,7 @@ impl Local {
             Local::Introspect => "introspect",
             Local::Metadata => "metadata",
             Local::Healthz => "healthz",
+            Local::Readyz => "readyz",
             Local::Metrics => "metrics",
             Local::Preflight => "preflight",
             Local::NotFound => "not_found",
@@ -84,6 +87,7 @@ pub fn route(path: &str) -> Option<Local> {
         paths::INTROSPECT => Some(Local::Introspect),
         paths::METADATA => Some(Local::Metadata),
         paths::HEALTHZ => Some(Local::Healthz),
+        paths::READYZ => Some(Local::Readyz),
         paths::METRICS => Some(Local::Metrics),
         _ => None,
     };
@@ -123,6 +127,7 @@ pub async fn serve(
         Local::AccountPage if is_get(session) => crate::admin::assets::file("account.html"),
         Local::Metadata if is_get(session) => oauth::metadata::handle(gw),
         Local::Healthz if is_get(session) => healthz(gw),
+        Local::Readyz if is_get(session) => super::ready::readyz(gw).await,
         Local::Metrics if is_get(session) => Response::bytes(
             200,
             "text/plain; version=0.0.4",

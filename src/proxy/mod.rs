@@ -13,6 +13,7 @@ pub mod features;
 pub mod framing;
 pub mod headers;
 pub mod local;
+pub mod ready;
 pub mod route;
 pub mod sign;
 

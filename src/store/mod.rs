@@ -124,6 +124,16 @@ pub trait TokenStore: Send + Sync + 'static {
         true
     }
 
+    /// Whether the store takes a durable write now (readiness); the reason when not. Embedded
+    /// stores answer from [`Self::healthy`]; shared ones write a small key and wait for it.
+    async fn ready(&self) -> Result<(), String> {
+        if self.healthy() {
+            Ok(())
+        } else {
+            Err("the store can no longer make writes durable (see the log)".into())
+        }
+    }
+
     /// Whether records cached from this store may still be trusted: a shared backend says no
     /// once it has not heard from its server within its staleness budget (it could have missed
     /// a revocation). Stores only this gateway writes are always fresh.

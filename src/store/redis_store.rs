@@ -11,6 +11,7 @@
 //! | `<prefix>e` | sorted set, score = expiry | `<T><key>` of every value, for the purge |
 //! | `<prefix>events` | stream | per commit, the token keys (32-byte hashes) it wrote or deleted (`t`), or the document written (`d`) |
 //! | `<prefix>meta:key-check` | string | a keyed hash of the first node's master key |
+//! | `<prefix>meta:ready` | string, 60 s expiry | written by every readiness check (`/gateway/readyz`) |
 //! | `<prefix>doc:apps`, `<prefix>doc:users` | hash | the shared registry and users: `text` (sealed), `version`, `revision` ([`super::redis_docs`]) |
 //! | `<prefix>doc:icons` | hash | icon path under `icons/` → the file's bytes |
 //! | `<prefix>audit` | stream | the audit log of every gateway, one JSON entry (field `e`) per admin change |
@@ -410,6 +411,24 @@ impl TokenStore for RedisStore {
 
     fn fresh(&self) -> bool {
         self.freshness.fresh()
+    }
+
+    async fn ready(&self) -> Result<(), String> {
+        let mut con = self.connection();
+        let key = [&self.prefix[..], b"meta:ready"].concat();
+        let written: redis::RedisResult<()> = redis::cmd("SET")
+            .arg(key)
+            .arg("1")
+            .arg("PX")
+            .arg(60_000)
+            .query_async(&mut con)
+            .await;
+        written.map_err(|e| format!("redis does not take a write: {e}"))?;
+        self.replicated(&mut con).await.map_err(|e| e.to_string())?;
+        if !self.freshness.fresh() {
+            return Err("the change stream has not been read within stale_ms".into());
+        }
+        Ok(())
     }
 
     fn watch(&self, on: Arc<dyn Fn(Changed) + Send + Sync>) {
