@@ -297,12 +297,15 @@ impl Shared {
     /// users, since it is validated against them); a document this node refuses is logged and
     /// the last good one stays.
     async fn sync(&self, dir: &Directory, metrics: &Metrics) {
-        let Some((users, apps)) = self.read_both().await else {
-            return;
-        };
         let (seen_apps, seen_users) = match self.applied.lock() {
             Ok(a) => (a.apps.clone(), a.users.clone()),
             Err(_) => return,
+        };
+        if self.unchanged(&seen_apps, &seen_users).await {
+            return;
+        }
+        let Some((users, apps)) = self.read_both().await else {
+            return;
         };
         let mut out = Reload::default();
         if let Some(d) = users.filter(|d| Some(&d.version) != seen_users.as_ref()) {
@@ -332,6 +335,17 @@ impl Shared {
             tracing::warn!(%problem, "shared document not applied on this node; the last good one stays");
         }
         super::live::count(&out, metrics);
+    }
+
+    /// True when both stored versions are the ones applied (two small reads, no text).
+    async fn unchanged(&self, apps: &Option<String>, users: &Option<String>) -> bool {
+        let (Ok(a), Ok(u)) = (
+            self.docs.version(DocName::Apps).await,
+            self.docs.version(DocName::Users).await,
+        ) else {
+            return false;
+        };
+        a == *apps && u == *users
     }
 
     /// Both documents, or `None` (said once per outage) when the store cannot be read.

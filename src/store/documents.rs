@@ -74,6 +74,9 @@ pub trait SharedDocs: Send + Sync + 'static {
     /// The stored document, if any.
     async fn read(&self, doc: DocName) -> Result<Option<Document>, StoreError>;
 
+    /// The stored document's version only (cheap: for polling).
+    async fn version(&self, doc: DocName) -> Result<Option<String>, StoreError>;
+
     /// Stores `text` (at `version`) and the icon changes in one atomic, durable step when the
     /// stored document still matches `base`; `Ok(None)` (nothing written) when it does not.
     /// Returns the new revision.

@@ -95,6 +95,15 @@ impl SharedDocs for RedisDocs {
         }))
     }
 
+    async fn version(&self, doc: DocName) -> Result<Option<String>, StoreError> {
+        redis::cmd("HGET")
+            .arg(self.key(doc.as_str()))
+            .arg("version")
+            .query_async(&mut self.store.connection())
+            .await
+            .map_err(backend)
+    }
+
     async fn write(
         &self,
         doc: DocName,
