@@ -83,13 +83,12 @@ pub fn validate(doc: &TomlDoc<'_>, s: StoreFile, p: &mut Problems) -> Option<Sto
     let line = |key: &str| Some(doc.get("store").map_or(1, |n| doc.key_line(n, key)));
     let backend = match s.backend.as_str() {
         "sled" => StoreBackend::Sled,
+        "redb" => StoreBackend::Redb,
         "redis" => StoreBackend::Redis,
         other => {
-            let why = match other {
-                "redb" => format!("{other:?} is not available in this version"),
-                _ => format!("unknown backend {other:?}"),
-            };
-            let msg = format!("{why}; this version has \"sled\" and \"redis\"");
+            let msg = format!(
+                "unknown backend {other:?}; this version has \"sled\", \"redb\" and \"redis\""
+            );
             p.push(doc.file(), line("backend"), "store.backend", msg);
             return None;
         }
@@ -200,14 +199,11 @@ mod tests {
         assert_eq!(c.store.redis.url, "redis://127.0.0.1:7/1");
         assert_eq!(c.store.redis.key_prefix, "crmgate:");
         assert!(c.store.redis.require_fsync);
-        let e = parse("[store]\nbackend = \"redb\"\n").unwrap_err();
-        assert!(
-            e.contains("crmgate.toml:4: store.backend: \"redb\" is not available"),
-            "{e}"
-        );
+        let c = parse("[store]\nbackend = \"redb\"\n").unwrap();
+        assert_eq!(c.store.backend, StoreBackend::Redb);
         let e = parse("[store]\nbackend = \"mysql\"\n").unwrap_err();
         assert!(
-            e.contains("store.backend: unknown backend \"mysql\""),
+            e.contains("crmgate.toml:4: store.backend: unknown backend \"mysql\""),
             "{e}"
         );
         let e = parse("[store]\npath = \"x\"\n").unwrap_err();

@@ -337,6 +337,7 @@ mod backends {
 
     use crate::store::TokenStore;
     use crate::store::memory::MemoryStore;
+    use crate::store::redb_store::RedbStore;
     use crate::store::redis_store::{RedisOptions, RedisStore};
     use crate::store::redis_test_server::TestRedis;
     use crate::store::sled_store::SledStore;
@@ -352,6 +353,15 @@ mod backends {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().to_path_buf();
         let open = move || Arc::new(SledStore::open(&path).unwrap()) as Arc<dyn TokenStore>;
+        (dir, open)
+    }
+
+    /// redb in a temporary folder; reopening opens the file again.
+    fn redb() -> (tempfile::TempDir, impl Fn() -> Arc<dyn TokenStore>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().to_path_buf();
+        let open =
+            move || Arc::new(RedbStore::open_checked(&path, false).unwrap()) as Arc<dyn TokenStore>;
         (dir, open)
     }
 
@@ -382,5 +392,6 @@ mod backends {
 
     contract_suite!(memory_store, memory());
     contract_suite!(sled_store, sled());
+    contract_suite!(redb_store, redb());
     contract_suite!(redis_store, redis());
 }

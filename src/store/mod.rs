@@ -17,8 +17,11 @@ pub mod documents;
 pub mod ephemeral;
 pub mod flusher;
 pub mod journal;
+pub mod layout;
 pub mod memory;
 pub mod open;
+pub mod redb_store;
+mod redb_writer;
 pub mod redis_docs;
 pub mod redis_ephemeral;
 pub mod redis_primary;
@@ -36,7 +39,7 @@ use async_trait::async_trait;
 use crate::clock::UnixTime;
 
 /// A store failure; callers answer 5xx and never acknowledge the write.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The backend failed.
     #[error("token store: {0}")]

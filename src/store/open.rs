@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::documents::SharedDocs;
 use super::ephemeral::{Ephemeral, MemoryEphemeral};
 use super::journal::{FileJournal, Journal};
+use super::redb_store::RedbStore;
 use super::redis_docs::RedisDocs;
 use super::redis_store::{RedisOptions, RedisStore};
 use super::sled_store::SledStore;
@@ -18,6 +19,8 @@ use crate::keys::KeyRing;
 pub enum Backend {
     /// sled under `data_dir/store`: durable before every acknowledgement, verified at open.
     Sled,
+    /// redb under `data_dir/store-redb`: checksummed copy-on-write B-tree, group commit.
+    Redb,
     /// A Redis primary shared by every gateway (`[store.redis]`).
     Redis,
 }
@@ -64,6 +67,15 @@ pub fn open(
                 docs: None,
             })
         }
+        Backend::Redb => {
+            let store = open_redb(&data_dir.join(REDB_DIR), key_existed)?;
+            Ok(Opened {
+                tokens: Arc::new(store),
+                ephemeral: Arc::new(MemoryEphemeral::new(MEMORY_ENTRIES)),
+                journal: Arc::new(FileJournal::new(data_dir.join("audit.log"))),
+                docs: None,
+            })
+        }
         Backend::Redis => {
             let store = Arc::new(RedisStore::open(redis)?);
             store.claim_key(&key_check(keys).0)?;
@@ -77,37 +89,54 @@ pub fn open(
     }
 }
 
+/// The redb store's folder under `data_dir`.
+pub const REDB_DIR: &str = "store-redb";
+
+fn open_redb(dir: &Path, key_existed: bool) -> Result<RedbStore, OpenError> {
+    if key_existed && !dir.join(super::redb_store::FILE).exists() {
+        return Err(lost_store(dir, "the token store is missing"));
+    }
+    let store = RedbStore::open_checked(dir, key_existed).map_err(|e| refused(&e))?;
+    if key_existed && store.created() {
+        return Err(lost_store(dir, "the token store was empty"));
+    }
+    Ok(store)
+}
+
+fn lost_store(dir: &Path, what: &str) -> OpenError {
+    OpenError(format!(
+        "{}: {what}, but {} exists: refusing to start with an empty token store. Restore the \
+         store from a backup, or remove the whole data dir to start over (every token is then \
+         invalid).",
+        dir.display(),
+        crate::keys::MASTER_KEY_FILE
+    ))
+}
+
+fn refused(e: &StoreError) -> OpenError {
+    let advice = match e {
+        StoreError::Damaged(_) => {
+            "Restore the whole store folder from a backup taken while the gateway was \
+             stopped, or remove the whole data dir to start over (every token is then \
+             invalid)."
+        }
+        _ => "Fix the disk problem (space, permissions, I/O errors) and start again.",
+    };
+    OpenError(format!("{e}: refusing to start. {advice}"))
+}
+
 /// What a shared store remembers of the master key: a keyed hash of a fixed text.
 pub fn key_check(keys: &KeyRing) -> crate::keys::Digest {
     keys.tokens.hash(b"crmgate shared store key check v1")
 }
 
 fn open_sled(dir: &Path, key_existed: bool) -> Result<SledStore, OpenError> {
-    let lost = |what: &str| {
-        OpenError(format!(
-            "{}: {what}, but {} exists: refusing to start with an empty token store. Restore the \
-             store from a backup, or remove the whole data dir to start over (every token is then \
-             invalid).",
-            dir.display(),
-            crate::keys::MASTER_KEY_FILE
-        ))
-    };
     if key_existed && !dir.exists() {
-        return Err(lost("the token store is missing"));
+        return Err(lost_store(dir, "the token store is missing"));
     }
-    let store = SledStore::open_checked(dir, key_existed).map_err(|e| {
-        let advice = match e {
-            StoreError::Damaged(_) => {
-                "Restore the whole store folder from a backup taken while the gateway was \
-                 stopped, or remove the whole data dir to start over (every token is then \
-                 invalid)."
-            }
-            _ => "Fix the disk problem (space, permissions, I/O errors) and start again.",
-        };
-        OpenError(format!("{e}: refusing to start. {advice}"))
-    })?;
+    let store = SledStore::open_checked(dir, key_existed).map_err(|e| refused(&e))?;
     if key_existed && store.created() {
-        return Err(lost("the token store was empty"));
+        return Err(lost_store(dir, "the token store was empty"));
     }
     Ok(store)
 }

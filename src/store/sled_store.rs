@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use super::flusher::Flusher;
+use super::layout::{full_key, split_expiry, with_expiry};
 use super::seal::Seal;
 use super::sled_open::{self, Sealer};
 use super::{Expect, Space, StoreError, TokenStore, Write};
@@ -38,37 +39,12 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-/// A backend key: the space's tag, then the key of [`super::schema`].
-fn full_key(space: Space, key: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(key.len() + 1);
-    k.push(space.tag());
-    k.extend_from_slice(key);
-    k
-}
-
 fn expiry_key(at: UnixTime, target: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(target.len() + 9);
     k.push(EXPIRY);
     k.extend_from_slice(&at.to_be_bytes());
     k.extend_from_slice(target);
     k
-}
-
-fn with_expiry(at: UnixTime, value: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(value.len() + 8);
-    v.extend_from_slice(&at.to_be_bytes());
-    v.extend_from_slice(value);
-    v
-}
-
-fn split_expiry(stored: &[u8]) -> Result<(UnixTime, &[u8]), StoreError> {
-    if stored.len() < 8 {
-        return Err(StoreError::Corrupt("value shorter than its expiry".into()));
-    }
-    let (at, value) = stored.split_at(8);
-    let mut b = [0u8; 8];
-    b.copy_from_slice(at);
-    Ok((UnixTime::from_be_bytes(b), value))
 }
 
 /// Why a transaction stopped.
