@@ -1,5 +1,5 @@
-//! The command line: `serve`, `demo`, `check`, `hash-password` and `registry pull|push`, as the
-//! contract names them.
+//! The command line: `serve`, `demo`, `check`, `hash-password`, `store` and `registry pull|push`,
+//! as the contract names them.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -48,6 +48,12 @@ enum Command {
     },
     /// Read a password on stdin and print its argon2id PHC string.
     HashPassword,
+    /// Report what the data dir's token store holds and check its integrity (gateway stopped).
+    Store {
+        /// Path of crmgate.toml.
+        #[arg(long, default_value = "crmgate.toml")]
+        config: PathBuf,
+    },
     /// The registry (or users) shared by gateways on one store, as a TOML file.
     Registry {
         #[command(subcommand)]
@@ -93,6 +99,7 @@ pub fn main() -> ExitCode {
         Command::Check { config } => check(&config),
         Command::HashPassword => hash_stdin(),
         Command::Registry { action } => registry_command(action),
+        Command::Store { config } => store_report(&config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -171,6 +178,13 @@ fn check_redis(opts: &crate::store::redis_store::RedisOptions) -> Result<(), Str
             p.fsync
         );
     }
+    Ok(())
+}
+
+fn store_report(path: &Path) -> Result<(), String> {
+    let config = config::load(path).map_err(|p| p.to_string())?;
+    let text = crate::store::report::report(config.store.backend, &config.server.data_dir)?;
+    print!("{text}");
     Ok(())
 }
 

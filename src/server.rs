@@ -87,6 +87,17 @@ pub fn build(config: Config, clock: SharedClock) -> Result<Built, StartError> {
     let key_existed = data_dir.join(crate::keys::MASTER_KEY_FILE).exists();
     let keys = KeyRing::load_or_create(data_dir)?;
     let users_required = config.users.backend == crate::config::UsersBackend::Local;
+    let store_cfg = &config.store;
+    if !store_cfg.explicit && store_cfg.backend != crate::store::open::DEFAULT {
+        tracing::info!(
+            backend = store_cfg.backend.name(),
+            "{} holds a {} token store: the gateway keeps using it ([store] backend is not set; \
+             the default for a new data dir is {})",
+            data_dir.display(),
+            store_cfg.backend.name(),
+            crate::store::open::DEFAULT.name()
+        );
+    }
     let opened = crate::store::open::open(
         config.store.backend,
         &config.store.redis,

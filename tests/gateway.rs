@@ -55,6 +55,7 @@ mod revocation;
 mod several_gateways;
 mod several_gateways_walkthrough;
 mod shared_registry;
+mod store_backends;
 mod store_corrupt;
 mod store_integrity;
 mod upstream_faults;

@@ -181,6 +181,10 @@ pub fn parse(path: &Path, raw: &str) -> Result<Config, Problems> {
     else {
         return Err(p);
     };
+    let mut store = store;
+    if !store.explicit {
+        store.backend = crate::store::open::existing(&server.data_dir).unwrap_or(store.backend);
+    }
     let config = Config {
         path: path.to_path_buf(),
         server,

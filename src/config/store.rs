@@ -13,8 +13,9 @@ use crate::store::redis_store::RedisOptions;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreFile {
-    /// The backend: `sled` (embedded, under `server.data_dir`/store) or `redis` (shared).
-    pub backend: String,
+    /// The backend: `sled`, `redb` (embedded, under `server.data_dir`) or `redis` (shared);
+    /// absent: the embedded store the data dir already holds, else the default.
+    pub backend: Option<String>,
     /// `[store.redis]`, read when `backend = "redis"`.
     pub redis: RedisFile,
 }
@@ -22,7 +23,7 @@ pub struct StoreFile {
 impl Default for StoreFile {
     fn default() -> Self {
         Self {
-            backend: "sled".into(),
+            backend: None,
             redis: RedisFile::default(),
         }
     }
@@ -72,8 +73,10 @@ pub use crate::store::open::Backend as StoreBackend;
 /// The validated `[store]` section.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
-    /// The backend.
+    /// The backend (resolved against the data dir when the file names none).
     pub backend: StoreBackend,
+    /// Whether the file names the backend.
+    pub explicit: bool,
     /// How to reach Redis (read with `backend = "redis"` only).
     pub redis: RedisOptions,
 }
@@ -81,7 +84,12 @@ pub struct StoreConfig {
 /// Validates `[store]`; names the backends this build has when another one is asked for.
 pub fn validate(doc: &TomlDoc<'_>, s: StoreFile, p: &mut Problems) -> Option<StoreConfig> {
     let line = |key: &str| Some(doc.get("store").map_or(1, |n| doc.key_line(n, key)));
-    let backend = match s.backend.as_str() {
+    let explicit = s.backend.is_some();
+    let backend = match s
+        .backend
+        .as_deref()
+        .unwrap_or(crate::store::open::DEFAULT.name())
+    {
         "sled" => StoreBackend::Sled,
         "redb" => StoreBackend::Redb,
         "redis" => StoreBackend::Redis,
@@ -100,6 +108,7 @@ pub fn validate(doc: &TomlDoc<'_>, s: StoreFile, p: &mut Problems) -> Option<Sto
     }
     (p.0.len() == before).then(|| StoreConfig {
         backend,
+        explicit,
         redis: RedisOptions {
             url: r.url,
             key_prefix: r.key_prefix,

@@ -29,6 +29,7 @@ pub mod redis_store;
 #[cfg(test)]
 mod redis_test_server;
 pub mod redis_watch;
+pub mod report;
 pub mod schema;
 pub mod seal;
 mod sled_open;

@@ -25,6 +25,39 @@ pub enum Backend {
     Redis,
 }
 
+/// The embedded backend a data dir without a store gets when `[store] backend` is not set.
+pub const DEFAULT: Backend = Backend::Sled;
+
+impl Backend {
+    /// The name `[store] backend` gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sled => "sled",
+            Backend::Redb => "redb",
+            Backend::Redis => "redis",
+        }
+    }
+}
+
+/// The embedded backend whose store `data_dir` already holds, if any: a data dir keeps its
+/// store when the default changes (`[store] backend` unset).
+pub fn existing(data_dir: &Path) -> Option<Backend> {
+    if data_dir.join(SLED_DIR).exists() {
+        Some(Backend::Sled)
+    } else if data_dir
+        .join(REDB_DIR)
+        .join(super::redb_store::FILE)
+        .exists()
+    {
+        Some(Backend::Redb)
+    } else {
+        None
+    }
+}
+
+/// The sled store's folder under `data_dir`.
+pub const SLED_DIR: &str = "store";
+
 /// An opened backend: the durable token store and the short-lived state beside it.
 pub struct Opened {
     /// Tokens, codes, grants, assertion ids.
@@ -59,7 +92,7 @@ pub fn open(
 ) -> Result<Opened, OpenError> {
     match backend {
         Backend::Sled => {
-            let store = open_sled(&data_dir.join("store"), key_existed)?;
+            let store = open_sled(&data_dir.join(SLED_DIR), key_existed)?;
             Ok(Opened {
                 tokens: Arc::new(store),
                 ephemeral: Arc::new(MemoryEphemeral::new(MEMORY_ENTRIES)),

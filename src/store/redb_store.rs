@@ -3,7 +3,8 @@
 //! groups every commit waiting for it into one write transaction (each commit's expectations
 //! checked and its writes applied in turn, so each stays atomic and sees the ones before it),
 //! commits that transaction durably (one fsync) and answers every writer of the group. Reads
-//! run on the caller, against the last durable commit. Nothing is read in full at open.
+//! run on the caller, against the last durable commit. At open redb verifies the checksum of
+//! every page of the committed trees (one sequential pass; no record is decoded).
 //!
 //! Tables: `records` (`tag` + key → expiry + value, [`super::layout`]) and `expiry` (expiry,
 //! big endian, + `tag` + key → nothing), which the purge walks in batches. The seal
@@ -65,12 +66,7 @@ impl RedbStore {
         let started = std::time::Instant::now();
         std::fs::create_dir_all(dir).map_err(|e| backend(format!("{}: {e}", dir.display())))?;
         let file = dir.join(FILE);
-        let mut builder = Database::builder();
-        builder.set_cache_size(CACHE_BYTES);
-        builder.set_repair_callback(|_| {
-            tracing::warn!("the token store was not closed cleanly; redb is recovering it");
-        });
-        let db = builder.create(&file).map_err(|e| opening(&file, e))?;
+        let db = open_file(&file)?;
         let (created, seq) = redb_writer::prepare(&db, dir, must_exist)?;
         let db = Arc::new(db);
         let failed = Arc::new(AtomicBool::new(false));
@@ -140,6 +136,26 @@ impl Drop for RedbStore {
             let _ = writer.join();
         }
     }
+}
+
+/// Opens the file with every page's checksum verified (a plain open trusts the file and may
+/// panic on one altered outside redb); a panic is caught and reported as damage all the same.
+fn open_file(file: &Path) -> Result<Database, StoreError> {
+    let open = || {
+        let mut builder = Database::builder();
+        builder.set_cache_size(CACHE_BYTES);
+        builder.set_check_integrity_on_open(true);
+        builder.set_repair_callback(|_| {
+            tracing::warn!("the token store was not closed cleanly; redb is recovering it");
+        });
+        builder.create(file).map_err(|e| opening(file, e))
+    };
+    std::panic::catch_unwind(open).unwrap_or_else(|_| {
+        Err(damaged(format!(
+            "the storage engine (redb) panicked while opening {}",
+            file.display()
+        )))
+    })
 }
 
 /// An error of opening the file: I/O is the disk's, anything else means damage.
