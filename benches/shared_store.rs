@@ -13,6 +13,7 @@ mod redis_server;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crmgate::store::redb_store::RedbStore;
 use crmgate::store::redis_store::{RedisOptions, RedisStore};
 use crmgate::store::sled_store::SledStore;
 use crmgate::store::{Changed, Space, TokenStore, Write};
@@ -157,7 +158,9 @@ fn redis_options(url: String) -> RedisOptions {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let sled: Arc<dyn TokenStore> = Arc::new(SledStore::open(dir.path()).unwrap());
+    let sled: Arc<dyn TokenStore> = Arc::new(SledStore::open(&dir.path().join("sled")).unwrap());
+    let redb: Arc<dyn TokenStore> =
+        Arc::new(RedbStore::open_checked(&dir.path().join("redb"), false).unwrap());
     let server = redis_server::TestRedis::start();
     let url = server.url();
     let opts = redis_options(url);
@@ -169,31 +172,32 @@ async fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!();
-    println!("| measure | sled | redis | redis / sled |");
-    println!("|---|---:|---:|---:|");
-    for writers in [1, 32] {
+    println!("| measure | sled | redb | redis | redb / sled | redis / sled |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for writers in [1, 32, 128] {
         let s = commits_per_second(&sled, writers, writers as u8).await;
+        let b = commits_per_second(&redb, writers, writers as u8).await;
         let r = commits_per_second(&redis, writers, writers as u8).await;
         println!(
-            "| durable issuance commits/s, {writers} writer(s) | {s:.0} | {r:.0} | {:.2}x |",
+            "| durable issuance commits/s, {writers} writer(s) | {s:.0} | {b:.0} | {r:.0} | {:.2}x | {:.2}x |",
+            b / s,
             r / s
         );
     }
     let (s50, s99) = read_latency(&sled, 1).await;
+    let (b50, b99) = read_latency(&redb, 1).await;
     let (r50, r99) = read_latency(&redis, 1).await;
     let us = |d: Duration| d.as_secs_f64() * 1e6;
-    println!(
-        "| one record read (cache miss), p50 us | {:.1} | {:.1} | {:.1}x |",
-        us(s50),
-        us(r50),
-        us(r50) / us(s50)
-    );
-    println!(
-        "| one record read (cache miss), p99 us | {:.1} | {:.1} | {:.1}x |",
-        us(s99),
-        us(r99),
-        us(r99) / us(s99)
-    );
+    for (name, s, b, r) in [("p50", s50, b50, r50), ("p99", s99, b99, r99)] {
+        println!(
+            "| one record read (cache miss), {name} us | {:.1} | {:.1} | {:.1} | {:.1}x | {:.1}x |",
+            us(s),
+            us(b),
+            us(r),
+            us(b) / us(s),
+            us(r) / us(s)
+        );
+    }
     let delays = propagation(&redis, &node_b).await;
     println!();
     println!(

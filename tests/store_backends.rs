@@ -54,12 +54,19 @@ fn the_redb_backend_serves_keeps_tokens_across_a_restart_and_is_reported() {
     h.restart();
     assert_eq!(h.query_invoices(&tokens[0]).status(), 200);
     assert_eq!(h.query_invoices(&tokens[1]).status(), 200);
-    assert_eq!(h.query_invoices(&tokens[2]).status(), 401, "revoked stays revoked");
+    assert_eq!(
+        h.query_invoices(&tokens[2]).status(),
+        401,
+        "revoked stays revoked"
+    );
     h.kill();
     let (ok, text) = store_report(&h);
     assert!(ok, "{text}");
     assert!(text.contains("store: redb"), "{text}");
-    let line = text.lines().find(|l| l.contains("tokens (access and refresh)")).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("tokens (access and refresh)"))
+        .unwrap();
     assert_eq!(line.split_whitespace().next(), Some("2"), "{text}");
     assert!(text.contains("integrity: ok"), "{text}");
 }

@@ -10,7 +10,7 @@ use super::toml_doc::TomlDoc;
 use crate::store::redis_store::RedisOptions;
 
 /// `[store]` as written in the file.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreFile {
     /// The backend: `sled`, `redb` (embedded, under `server.data_dir`) or `redis` (shared);
@@ -18,15 +18,6 @@ pub struct StoreFile {
     pub backend: Option<String>,
     /// `[store.redis]`, read when `backend = "redis"`.
     pub redis: RedisFile,
-}
-
-impl Default for StoreFile {
-    fn default() -> Self {
-        Self {
-            backend: None,
-            redis: RedisFile::default(),
-        }
-    }
 }
 
 /// `[store.redis]` as written in the file.
