@@ -50,6 +50,9 @@ enum Command {
     HashPassword,
     /// Report what the data dir's token store holds and check its integrity (gateway stopped).
     Store {
+        /// `migrate`: move a sled store to redb.
+        #[command(subcommand)]
+        action: Option<StoreAction>,
         /// Path of crmgate.toml.
         #[arg(long, default_value = "crmgate.toml")]
         config: PathBuf,
@@ -58,6 +61,16 @@ enum Command {
     Registry {
         #[command(subcommand)]
         action: RegistryAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreAction {
+    /// Move the stopped gateway's sled store to redb (the sled folder is kept as a backup).
+    Migrate {
+        /// Path of crmgate.toml.
+        #[arg(long, default_value = "crmgate.toml")]
+        config: PathBuf,
     },
 }
 
@@ -99,7 +112,14 @@ pub fn main() -> ExitCode {
         Command::Check { config } => check(&config),
         Command::HashPassword => hash_stdin(),
         Command::Registry { action } => registry_command(action),
-        Command::Store { config } => store_report(&config),
+        Command::Store {
+            action: None,
+            config,
+        } => store_report(&config),
+        Command::Store {
+            action: Some(StoreAction::Migrate { config }),
+            ..
+        } => store_migrate(&config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -185,6 +205,22 @@ fn store_report(path: &Path) -> Result<(), String> {
     let config = config::load(path).map_err(|p| p.to_string())?;
     let text = crate::store::report::report(config.store.backend, &config.server.data_dir)?;
     print!("{text}");
+    Ok(())
+}
+
+fn store_migrate(path: &Path) -> Result<(), String> {
+    let config = config::load(path).map_err(|p| p.to_string())?;
+    let now = crate::clock::Clock::now(&SystemClock);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let done = runtime.block_on(crate::store::migrate::sled_to_redb(
+        &config.server.data_dir,
+        now,
+    ))?;
+    println!("{done}");
     Ok(())
 }
 

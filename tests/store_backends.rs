@@ -97,3 +97,43 @@ fn a_data_dir_with_a_sled_store_keeps_it_when_no_backend_is_named() {
     assert!(ok, "{text}");
     assert!(text.contains("store: sled"), "{text}");
 }
+
+#[test]
+fn store_migrate_moves_a_stopped_sled_store_to_redb_and_keeps_the_sled_folder() {
+    let mut h = Harness::start(&apps());
+    let tokens: Vec<String> = (0..3).map(|_| h.token(APP, "s-d")).collect();
+    assert_eq!(h.revoke(APP, "s-d", &tokens[2]).status(), 200);
+    assert!(h.path("data/store").exists(), "sled is where it starts");
+    let config = h.path("crmgate.toml");
+    let migrate = || {
+        Command::new(env!("CARGO_BIN_EXE_crmgate"))
+            .args(["store", "migrate", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap()
+    };
+    let running = migrate();
+    assert!(!running.status.success(), "refused while the gateway runs");
+    h.kill();
+    let out = migrate();
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("migrated"), "{said}");
+    assert!(h.path("data/store.migrated").exists() && !h.path("data/store").exists());
+    h.restart();
+    assert_eq!(h.query_invoices(&tokens[0]).status(), 200);
+    assert_eq!(h.query_invoices(&tokens[1]).status(), 200);
+    assert_eq!(
+        h.query_invoices(&tokens[2]).status(),
+        401,
+        "revoked stays revoked"
+    );
+    let fresh = h.token(APP, "s-d");
+    assert_eq!(h.query_invoices(&fresh).status(), 200);
+    h.kill();
+    let (ok, text) = store_report(&h);
+    assert!(ok && text.contains("store: redb"), "{text}");
+    let again = migrate();
+    assert!(!again.status.success(), "nothing left to migrate");
+}

@@ -30,3 +30,16 @@ pub fn split_expiry(stored: &[u8]) -> Result<(UnixTime, &[u8]), StoreError> {
     b.copy_from_slice(at);
     Ok((UnixTime::from_be_bytes(b), value))
 }
+
+/// One stored record, as a migration copies it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Its space.
+    pub space: Space,
+    /// Its key within the space.
+    pub key: Vec<u8>,
+    /// Its value.
+    pub value: Vec<u8>,
+    /// When it expires.
+    pub expires_at: UnixTime,
+}

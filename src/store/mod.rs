@@ -19,6 +19,7 @@ pub mod flusher;
 pub mod journal;
 pub mod layout;
 pub mod memory;
+pub mod migrate;
 pub mod open;
 pub mod redb_store;
 mod redb_writer;

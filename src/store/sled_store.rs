@@ -173,6 +173,27 @@ impl SledStore {
         self.created
     }
 
+    /// Every record of every space with its expiry, in key order (for `crmgate store migrate`).
+    pub fn export(&self) -> impl Iterator<Item = Result<super::layout::Record, StoreError>> + '_ {
+        self.tree.iter().filter_map(|item| {
+            let (k, v) = match item {
+                Ok(kv) => kv,
+                Err(e) => return Some(Err(backend(e))),
+            };
+            let space = Space::ALL
+                .into_iter()
+                .find(|s| Some(&s.tag()) == k.first())?;
+            Some(
+                split_expiry(&v).map(|(expires_at, value)| super::layout::Record {
+                    space,
+                    key: k[1..].to_vec(),
+                    value: value.to_vec(),
+                    expires_at,
+                }),
+            )
+        })
+    }
+
     /// Number of values in `space` (a full scan of that space).
     pub fn count(&self, space: Space) -> usize {
         self.tree.scan_prefix([space.tag()]).count()
