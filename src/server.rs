@@ -87,17 +87,7 @@ pub fn build(config: Config, clock: SharedClock) -> Result<Built, StartError> {
     let key_existed = data_dir.join(crate::keys::MASTER_KEY_FILE).exists();
     let keys = KeyRing::load_or_create(data_dir)?;
     let users_required = config.users.backend == crate::config::UsersBackend::Local;
-    let store_cfg = &config.store;
-    if !store_cfg.explicit && store_cfg.backend != crate::store::open::DEFAULT {
-        tracing::info!(
-            backend = store_cfg.backend.name(),
-            "{} holds a {} token store: the gateway keeps using it ([store] backend is not set; \
-             the default for a new data dir is {})",
-            data_dir.display(),
-            store_cfg.backend.name(),
-            crate::store::open::DEFAULT.name()
-        );
-    }
+    note_store_choice(&config);
     let opened = crate::store::open::open(
         config.store.backend,
         &config.store.redis,
@@ -200,6 +190,21 @@ fn upstream_peer(config: &Config) -> Result<HttpPeer, StartError> {
     peer.options.write_timeout = Some(up.read_timeout);
     peer.options.idle_timeout = Some(Duration::from_secs(60));
     Ok(peer)
+}
+
+/// Says in the log when a data dir keeps a store other than the default.
+fn note_store_choice(config: &Config) {
+    let store = &config.store;
+    if !store.explicit && store.backend != crate::store::open::DEFAULT {
+        tracing::info!(
+            backend = store.backend.name(),
+            "{} holds a {} token store: the gateway keeps using it ([store] backend is not set; \
+             the default for a new data dir is {})",
+            config.server.data_dir.display(),
+            store.backend.name(),
+            crate::store::open::DEFAULT.name()
+        );
+    }
 }
 
 /// The registry and users: from the files, or from the shared store (seeded from the files).
