@@ -60,3 +60,4 @@ mod store_corrupt;
 mod store_integrity;
 mod upstream_faults;
 mod upstream_users;
+mod zlib_stand_in;

@@ -60,6 +60,7 @@ impl UpstreamUsers {
         profile_ttl: Duration,
     ) -> Result<Self, UpstreamError> {
         let scheme = if upstream.tls { "https" } else { "http" };
+        crate::crypto::use_ring();
         let http = reqwest::Client::builder()
             .connect_timeout(upstream.connect_timeout)
             .timeout(upstream.read_timeout)
