@@ -1,5 +1,8 @@
-//! Log output: tracing to stderr as text or JSON lines; `RUST_LOG` overrides the configured level.
+//! Log output: tracing to stderr as text (coloured only on a terminal) or JSON lines; `RUST_LOG`
+//! overrides the configured level.
 //! Nothing logs tokens or secrets: handlers log client ids, users and reasons only.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
@@ -8,8 +11,10 @@ pub fn init(level: &str, json: bool) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colour codes only for a person at a terminal, never into files or a journal.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = if json {
         builder.json().try_init()

@@ -134,3 +134,44 @@ fn hash_password_prints_a_verifiable_argon2id_hash() {
             .is_err()
     );
 }
+
+#[test]
+fn hash_password_at_a_terminal_asks_twice_without_echo() {
+    use argon2::PasswordVerifier;
+    // `script` gives the command a terminal; the typed lines arrive after the prompts.
+    let typed =
+        "(sleep 0.5; printf 'correct horse\\n'; sleep 0.3; printf 'correct horse\\n'; sleep 1)";
+    let run = format!(
+        "{typed} | script -qec '{} hash-password' /dev/null",
+        env!("CARGO_BIN_EXE_crmgate")
+    );
+    let out = Command::new("bash").arg("-c").arg(&run).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert!(
+        text.contains("Password:") && text.contains("Again:"),
+        "{text:?}"
+    );
+    assert!(
+        !text.contains("correct horse"),
+        "the password was echoed: {text:?}"
+    );
+    let phc = text.lines().find(|l| l.starts_with("$argon2id$")).unwrap();
+    let hash = argon2::PasswordHash::new(phc.trim()).unwrap();
+    assert!(
+        argon2::Argon2::default()
+            .verify_password(b"correct horse", &hash)
+            .is_ok()
+    );
+}
+
+#[test]
+fn serve_help_documents_the_signals() {
+    let out = Command::new(env!("CARGO_BIN_EXE_crmgate"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for signal in ["SIGTERM", "SIGINT", "SIGHUP"] {
+        assert!(text.contains(signal), "{signal}: {text}");
+    }
+}

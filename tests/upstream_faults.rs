@@ -63,6 +63,13 @@ fn readyz_is_ok_when_the_store_takes_writes_and_the_crm_answers() {
     let ready = h.http.get(h.url("/gateway/readyz")).send().unwrap();
     assert_eq!(ready.status(), 200);
     assert_eq!(json(ready)["status"], "ok");
+    // The log goes to a file here, not a terminal: no colour codes in it.
+    let log = h.log();
+    assert!(log.contains("crmgate listening"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "escape codes in a log file: {log:?}"
+    );
 }
 
 #[test]

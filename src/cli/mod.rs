@@ -1,13 +1,16 @@
 //! The command line: `serve`, `demo`, `check`, `hash-password`, `store` and `registry pull|push`,
 //! as the contract names them.
 
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+
+mod password;
+mod registry_cmd;
+mod store_cmd;
 
 use crate::clock::SystemClock;
 use crate::keys::KeyRing;
@@ -25,6 +28,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the gateway with a config file.
+    ///
+    /// Signals: SIGTERM (and SIGQUIT) stop gracefully: no new connections, in-flight requests
+    /// get `server.shutdown_grace_seconds`, the store is flushed. SIGINT (Ctrl-C) stops at once.
+    /// SIGHUP re-reads apps.toml and users.toml (validated; a file with problems is not applied
+    /// and the log names them), or with a shared store the shared registry and users.
     Serve {
         /// Path of crmgate.toml.
         #[arg(long)]
@@ -46,7 +54,8 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
-    /// Read a password on stdin and print its argon2id PHC string.
+    /// Print the argon2id PHC string of a password: typed at a terminal (no echo, twice), or
+    /// the first line of stdin.
     HashPassword,
     /// Report what the data dir's token store holds and check its integrity (gateway stopped).
     Store {
@@ -75,7 +84,7 @@ enum StoreAction {
 }
 
 #[derive(Subcommand)]
-enum RegistryAction {
+pub(crate) enum RegistryAction {
     /// Write the shared registry into FILE (with a first line naming its version).
     Pull {
         /// Where to write it.
@@ -110,16 +119,16 @@ pub fn main() -> ExitCode {
         Command::Serve { config } => serve(&config),
         Command::Demo { listen, redis } => crate::demo::run(listen, redis.as_deref()),
         Command::Check { config } => check(&config),
-        Command::HashPassword => hash_stdin(),
-        Command::Registry { action } => registry_command(action),
+        Command::HashPassword => password::run(),
+        Command::Registry { action } => registry_cmd::run(action),
         Command::Store {
             action: None,
             config,
-        } => store_report(&config),
+        } => store_cmd::report(&config),
         Command::Store {
             action: Some(StoreAction::Migrate { config }),
             ..
-        } => store_migrate(&config),
+        } => store_cmd::migrate(&config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -198,101 +207,5 @@ fn check_redis(opts: &crate::store::redis_store::RedisOptions) -> Result<(), Str
             p.fsync
         );
     }
-    Ok(())
-}
-
-fn store_report(path: &Path) -> Result<(), String> {
-    let config = config::load(path).map_err(|p| p.to_string())?;
-    let text = crate::store::report::report(config.store.backend, &config.server.data_dir)?;
-    print!("{text}");
-    Ok(())
-}
-
-fn store_migrate(path: &Path) -> Result<(), String> {
-    let config = config::load(path).map_err(|p| p.to_string())?;
-    let now = crate::clock::Clock::now(&SystemClock);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let done = runtime.block_on(crate::store::migrate::sled_to_redb(
-        &config.server.data_dir,
-        now,
-    ))?;
-    println!("{done}");
-    Ok(())
-}
-
-fn registry_command(action: RegistryAction) -> Result<(), String> {
-    use crate::registry::transfer::{self, PushContext};
-    use crate::store::documents::DocName;
-    let (config_path, users) = match &action {
-        RegistryAction::Pull { config, users, .. } | RegistryAction::Push { config, users, .. } => {
-            (config, *users)
-        }
-    };
-    let config = config::load(config_path).map_err(|p| p.to_string())?;
-    if config.store.backend != crate::store::open::Backend::Redis {
-        return Err(format!(
-            "{}: the registry is shared only with [store] backend = \"redis\"; edit {} instead",
-            config_path.display(),
-            config.registry_file.display()
-        ));
-    }
-    let data_dir = &config.server.data_dir;
-    if !data_dir.join(crate::keys::MASTER_KEY_FILE).exists() {
-        return Err(format!(
-            "{}: no {} here: run this where a gateway of this store keeps its data_dir",
-            data_dir.display(),
-            crate::keys::MASTER_KEY_FILE
-        ));
-    }
-    let keys = KeyRing::load_or_create(data_dir).map_err(|e| e.to_string())?;
-    let opened = crate::store::open::open(
-        config.store.backend,
-        &config.store.redis,
-        data_dir,
-        true,
-        &keys,
-    )
-    .map_err(|e| e.to_string())?;
-    let docs = opened.docs.ok_or("the store has no shared documents")?;
-    let doc = if users { DocName::Users } else { DocName::Apps };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let message = runtime.block_on(async {
-        match action {
-            RegistryAction::Pull { file, .. } => transfer::pull(&*docs, doc, &file).await,
-            RegistryAction::Push { file, force, .. } => {
-                let required = config.users.backend == config::UsersBackend::Local;
-                let ctx = PushContext {
-                    doc,
-                    hasher: &keys.secrets,
-                    local_users: users::load_if(&config.users.file, required).unwrap_or_default(),
-                    force,
-                };
-                transfer::push(&*docs, ctx, &file).await
-            }
-        }
-    })?;
-    println!("{message}");
-    Ok(())
-}
-
-fn hash_stdin() -> Result<(), String> {
-    let mut input = String::new();
-    std::io::stdin()
-        .take(4096)
-        .read_to_string(&mut input)
-        .map_err(|e| format!("cannot read stdin: {e}"))?;
-    let password = input.strip_suffix('\n').unwrap_or(&input);
-    let password = password.strip_suffix('\r').unwrap_or(password);
-    if password.is_empty() {
-        return Err("empty password on stdin".into());
-    }
-    println!("{}", crate::generate::hash_password(password)?);
     Ok(())
 }
