@@ -113,6 +113,9 @@ pub fn build(config: Config, clock: SharedClock) -> Result<Built, StartError> {
         &server.configuration,
         GatewayProxy::new(gw.clone(), peer),
     );
+    if let Some(ops) = config.server.ops_listen {
+        proxy.add_tcp(&ops.to_string());
+    }
     let listen = listen.to_string();
     match &config.server.tls {
         None => proxy.add_tcp(&listen),
@@ -151,11 +154,9 @@ impl Built {
 /// Checks that the listen address is free and the data dir exists: pingora retries a busy
 /// address forever, and an operator wants to hear about it at once.
 fn claim_places(config: &Config) -> Result<(), StartError> {
-    let listen = config.server.listen;
-    std::net::TcpListener::bind(listen).map_err(|source| StartError::Listen {
-        addr: listen,
-        source,
-    })?;
+    for addr in std::iter::once(config.server.listen).chain(config.server.ops_listen) {
+        std::net::TcpListener::bind(addr).map_err(|source| StartError::Listen { addr, source })?;
+    }
     let data_dir = &config.server.data_dir;
     std::fs::create_dir_all(data_dir).map_err(|source| StartError::DataDir {
         path: data_dir.clone(),

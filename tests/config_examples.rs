@@ -175,3 +175,26 @@ fn serve_help_documents_the_signals() {
         assert!(text.contains(signal), "{signal}: {text}");
     }
 }
+
+#[test]
+fn ops_listen_must_be_an_address_other_than_listen() {
+    let dir = tempfile::tempdir().unwrap();
+    for (ops, expected) in [
+        (
+            "127.0.0.1:1",
+            "crmgate.toml:3: server.ops_listen: must differ from server.listen",
+        ),
+        (
+            "metrics",
+            "crmgate.toml:3: server.ops_listen: must be an IP address and port",
+        ),
+    ] {
+        std::fs::write(
+            dir.path().join("crmgate.toml"),
+            format!("[server]\nlisten = \"127.0.0.1:1\"\nops_listen = \"{ops}\"\n[upstream]\naddress = \"127.0.0.1:9\"\n"),
+        )
+        .unwrap();
+        let err = check_fails(&dir.path().join("crmgate.toml"));
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+}

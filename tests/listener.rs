@@ -117,3 +117,49 @@ fn a_busy_listen_address_fails_start_up_with_a_clear_message() {
         "{err}"
     );
 }
+
+#[test]
+fn ops_listen_takes_metrics_and_health_off_the_public_listener() {
+    let ops = free_port();
+    let apps = format!(
+        "{}{}",
+        settings(true, false),
+        secret_app("vte_ops00000000000000001", "s-o", "rest.all", "aldo")
+    );
+    let h = Harness::start_with(
+        &apps,
+        Options {
+            server_extra: format!("ops_listen = \"127.0.0.1:{ops}\"\n"),
+            ..Options::default()
+        },
+    );
+    let get = |url: String| h.http.get(url).send().unwrap();
+    for path in ["/gateway/metrics", "/gateway/healthz", "/gateway/readyz"] {
+        assert_eq!(get(h.url(path)).status(), 404, "public {path}");
+        let r = get(format!("http://127.0.0.1:{ops}{path}"));
+        assert_eq!(r.status(), 200, "ops {path}");
+    }
+    let metrics = get(format!("http://127.0.0.1:{ops}/gateway/metrics"))
+        .text()
+        .unwrap();
+    assert!(metrics.contains("# TYPE"), "{metrics}");
+    // The public listener still does its job; the ops one does nothing else.
+    let token = h.token("vte_ops00000000000000001", "s-o");
+    assert_eq!(h.query_invoices(&token).status(), 200);
+    let before = h.crm.received().len();
+    let r = h
+        .http
+        .post(format!("http://127.0.0.1:{ops}/restapi/v1/vtews/query"))
+        .bearer_auth(&token)
+        .body("{\"query\":\"SELECT * FROM Invoice;\"}")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = get(format!("http://127.0.0.1:{ops}/oauth2/v2.0/auth.php"));
+    assert_eq!(r.status(), 404);
+    assert_eq!(
+        h.crm.received().len(),
+        before,
+        "nothing reached the CRM from the ops listener"
+    );
+}

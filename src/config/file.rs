@@ -14,6 +14,9 @@ use super::secret::SecretFile;
 pub struct ServerFile {
     /// Address of the proxy and OAuth endpoints, `host:port`.
     pub listen: String,
+    /// Address of `/gateway/metrics`, `/gateway/healthz` and `/gateway/readyz` (then not on
+    /// `listen`).
+    pub ops_listen: Option<String>,
     /// How clients reach the gateway; used as issuer, in metadata, redirects and pages.
     pub public_url: Option<String>,
     /// Folder of the token store and the key material the gateway generates.
@@ -34,6 +37,7 @@ impl Default for ServerFile {
     fn default() -> Self {
         Self {
             listen: "127.0.0.1:8080".into(),
+            ops_listen: None,
             public_url: None,
             data_dir: "data".into(),
             tls_cert: None,

@@ -58,6 +58,8 @@ pub struct Config {
 pub struct ServerConfig {
     /// Listener address.
     pub listen: SocketAddr,
+    /// Where metrics, health and readiness are served instead of on `listen`.
+    pub ops_listen: Option<SocketAddr>,
     /// Public base URL without trailing slash; also the OAuth issuer.
     pub public_url: String,
     /// Store and key material folder.
@@ -216,19 +218,15 @@ fn validate_server(
     warnings: &mut Vec<String>,
 ) -> Option<ServerConfig> {
     let f = doc.file();
-    let listen = match s.listen.parse::<SocketAddr>() {
-        Ok(a) => Some(a),
-        Err(_) => {
-            let line = at(doc, "server", "listen");
-            p.push(
-                f,
-                line,
-                "server.listen",
-                "must be an IP address and port, e.g. 127.0.0.1:8080",
-            );
-            None
-        }
-    };
+    let listen = socket(doc, "listen", &s.listen, p);
+    let ops_listen = s
+        .ops_listen
+        .as_deref()
+        .map(|a| socket(doc, "ops_listen", a, p));
+    if ops_listen.flatten().is_some() && ops_listen.flatten() == listen {
+        let msg = "must differ from server.listen (it takes metrics and health off it)";
+        p.push(f, at(doc, "server", "ops_listen"), "server.ops_listen", msg);
+    }
     let public_url = s
         .public_url
         .clone()
@@ -259,6 +257,7 @@ fn validate_server(
     }
     Some(ServerConfig {
         listen,
+        ops_listen: ops_listen.flatten(),
         public_url,
         data_dir: base.join(s.data_dir),
         tls,
@@ -266,6 +265,21 @@ fn validate_server(
         threads: s.threads.max(1),
         shutdown_grace_seconds: s.shutdown_grace_seconds,
     })
+}
+
+/// `server.<key>` as an IP address and port.
+fn socket(doc: &TomlDoc<'_>, key: &str, value: &str, p: &mut Problems) -> Option<SocketAddr> {
+    let parsed = value.parse::<SocketAddr>().ok();
+    if parsed.is_none() {
+        let msg = "must be an IP address and port, e.g. 127.0.0.1:8080";
+        p.push(
+            doc.file(),
+            at(doc, "server", key),
+            &format!("server.{key}"),
+            msg,
+        );
+    }
+    parsed
 }
 
 fn trusted_proxies(doc: &TomlDoc<'_>, entries: &[String], p: &mut Problems) -> Vec<IpNet> {

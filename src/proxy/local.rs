@@ -100,6 +100,20 @@ pub fn route(path: &str) -> Option<Local> {
     owned.then_some(Local::NotFound)
 }
 
+/// With `server.ops_listen` set: the ops listener (`on_ops`) serves metrics, health and
+/// readiness and nothing else; the public listener serves everything but those. `Err` is the
+/// 404 to answer.
+pub fn for_listener(local: Option<Local>, on_ops: bool) -> Result<Option<Local>, Response> {
+    let ops = matches!(local, Some(Local::Metrics | Local::Healthz | Local::Readyz));
+    if ops == on_ops {
+        Ok(local)
+    } else if on_ops {
+        Err(Response::json(404, &json!({"error": "not_found"})))
+    } else {
+        Ok(Some(Local::NotFound))
+    }
+}
+
 /// Answers a local endpoint for a client at `client` (the peer, or the address trusted proxies
 /// forwarded for).
 pub async fn serve(

@@ -92,6 +92,31 @@ pub struct GatewayProxy {
 }
 
 impl GatewayProxy {
+    /// The local endpoint as this listener serves it (`server.ops_listen` splits them).
+    fn on_this_listener(
+        &self,
+        session: &Session,
+        local: Option<Local>,
+    ) -> std::result::Result<Option<Local>, Response> {
+        let Some(ops) = self.gw.config.server.ops_listen else {
+            return Ok(local);
+        };
+        let here = session.server_addr().and_then(|a| a.as_inet()).copied();
+        let on_ops = here.is_some_and(|h| {
+            h.port() == ops.port() && (ops.ip().is_unspecified() || h.ip() == ops.ip())
+        });
+        local::for_listener(local, on_ops)
+    }
+
+    /// Notes the allowed CORS origin of the request; the preflight answer for an OPTIONS.
+    fn cors(&self, session: &Session, ctx: &mut Ctx) -> Option<Response> {
+        let origin = session.req_header().headers.get(http::header::ORIGIN);
+        let origin = origin.and_then(|o| o.to_str().ok());
+        ctx.cors = cors::allowed(&self.gw.directory.registry(), origin).map(str::to_string);
+        (session.req_header().method == http::Method::OPTIONS)
+            .then(|| cors::preflight(ctx.cors.as_deref()))
+    }
+
     /// A proxy forwarding to `peer`.
     pub fn new(gw: Arc<Gateway>, peer: HttpPeer) -> Self {
         let trusted = gw.config.server.trusted_proxies.clone();
@@ -194,19 +219,18 @@ impl ProxyHttp for GatewayProxy {
         let path = session.req_header().uri.path().to_string();
         let prefix = &self.gw.config.proxy.protected_prefix;
         let route = route::route(&path, prefix);
-        let local = local::route(&path);
+        let local = match self.on_this_listener(session, local::route(&path)) {
+            Ok(local) => local,
+            Err(not_here) => {
+                ctx.decision = Decision::Local(Local::NotFound);
+                return self.respond(session, not_here).await;
+            }
+        };
         let cors_path = matches!(local, Some(Local::Token | Local::Revoke))
             || !matches!(route, Route::Unprotected);
-        if cors_path {
-            let origin = session.req_header().headers.get(http::header::ORIGIN);
-            let origin = origin.and_then(|o| o.to_str().ok());
-            ctx.cors = cors::allowed(&self.gw.directory.registry(), origin).map(str::to_string);
-            if session.req_header().method == http::Method::OPTIONS {
-                ctx.decision = Decision::Local(Local::Preflight);
-                return self
-                    .respond(session, cors::preflight(ctx.cors.as_deref()))
-                    .await;
-            }
+        if cors_path && let Some(preflight) = self.cors(session, ctx) {
+            ctx.decision = Decision::Local(Local::Preflight);
+            return self.respond(session, preflight).await;
         }
         if let Some(endpoint) = local {
             ctx.decision = Decision::Local(endpoint);
