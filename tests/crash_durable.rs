@@ -3,7 +3,8 @@
 //! before anything else can run; after a restart the write must hold. Covered: token issuance
 //! (client secret and `private_key_jwt`, whose `jti` must stay used), revocation of access and
 //! refresh tokens, the authorization code issued on consent, code redemption, refresh rotation,
-//! a user revoking an app's grants and an admin revoking an app's tokens. Each a few times.
+//! a user revoking an app's grants and an admin revoking an app's tokens. Each a few times, on
+//! each embedded backend (sled and redb: one `#[test]` per backend, `..._sled` / `..._redb`).
 //!
 //! Also the flow helpers `crash_kill` shares (a browser for the consent, the token calls).
 
@@ -307,17 +308,16 @@ fn s(v: &Value, key: &str) -> String {
         .to_string()
 }
 
-fn harness(key: &Key) -> Harness {
-    Harness::start(&apps(key))
+fn harness(key: &Key, backend: Backend) -> Harness {
+    Harness::start_on(&apps(key), backend)
 }
 
 // ---------------------------------------------------------------------------------------------
-// Tests
+// Tests: each body runs once per embedded backend (the `#[test]`s at the end).
 
-#[test]
-fn tokens_and_used_jtis_survive_a_kill_at_the_200() {
+fn tokens_and_used_jtis_survive_a_kill_at_the_200(backend: Backend) {
     let key = Key::es256();
-    let mut h = harness(&key);
+    let mut h = harness(&key, backend);
     for trial in 0..TRIALS {
         let auth = basic(SA, SA_SECRET);
         let v = token_then_kill(&mut h, &auth, &[("grant_type", "client_credentials")]);
@@ -353,10 +353,9 @@ fn tokens_and_used_jtis_survive_a_kill_at_the_200() {
     }
 }
 
-#[test]
-fn revocations_survive_a_kill_at_the_200() {
+fn revocations_survive_a_kill_at_the_200(backend: Backend) {
     let key = Key::es256();
-    let mut h = harness(&key);
+    let mut h = harness(&key, backend);
     let http = client();
     for trial in 0..TRIALS {
         let token = h.token(SA, SA_SECRET);
@@ -380,10 +379,9 @@ fn revocations_survive_a_kill_at_the_200() {
     }
 }
 
-#[test]
-fn codes_issued_and_redeemed_survive_a_kill_at_the_answer() {
+fn codes_issued_and_redeemed_survive_a_kill_at_the_answer(backend: Backend) {
     let key = Key::es256();
-    let mut h = harness(&key);
+    let mut h = harness(&key, backend);
     let http = client();
     for trial in 0..TRIALS {
         // The code of a 303 after Allow must be redeemable after a kill.
@@ -408,10 +406,9 @@ fn codes_issued_and_redeemed_survive_a_kill_at_the_answer() {
     }
 }
 
-#[test]
-fn refresh_rotations_survive_a_kill_at_the_200() {
+fn refresh_rotations_survive_a_kill_at_the_200(backend: Backend) {
     let key = Key::es256();
-    let mut h = harness(&key);
+    let mut h = harness(&key, backend);
     let http = client();
     for trial in 0..TRIALS {
         let code = authorize(&http, &h.base, "bruna");
@@ -451,10 +448,9 @@ fn api_login(http: &Client, base: &str, user: &str) -> (String, String) {
     (cookie, s(&v, "csrf_token"))
 }
 
-#[test]
-fn grant_and_app_revocations_survive_a_kill_at_the_200() {
+fn grant_and_app_revocations_survive_a_kill_at_the_200(backend: Backend) {
     let key = Key::es256();
-    let mut h = harness(&key);
+    let mut h = harness(&key, backend);
     let http = client();
     for trial in 0..TRIALS {
         let code = authorize(&http, &h.base, "bruna");
@@ -482,4 +478,57 @@ fn grant_and_app_revocations_survive_a_kill_at_the_200() {
             assert_eq!(bearer_status(&http, &h.base, t), 401, "trial {trial}");
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One test per backend.
+
+#[test]
+fn tokens_and_used_jtis_survive_a_kill_at_the_200_sled() {
+    tokens_and_used_jtis_survive_a_kill_at_the_200(Backend::Sled);
+}
+
+#[test]
+fn tokens_and_used_jtis_survive_a_kill_at_the_200_redb() {
+    tokens_and_used_jtis_survive_a_kill_at_the_200(Backend::Redb);
+}
+
+#[test]
+fn revocations_survive_a_kill_at_the_200_sled() {
+    revocations_survive_a_kill_at_the_200(Backend::Sled);
+}
+
+#[test]
+fn revocations_survive_a_kill_at_the_200_redb() {
+    revocations_survive_a_kill_at_the_200(Backend::Redb);
+}
+
+#[test]
+fn codes_issued_and_redeemed_survive_a_kill_at_the_answer_sled() {
+    codes_issued_and_redeemed_survive_a_kill_at_the_answer(Backend::Sled);
+}
+
+#[test]
+fn codes_issued_and_redeemed_survive_a_kill_at_the_answer_redb() {
+    codes_issued_and_redeemed_survive_a_kill_at_the_answer(Backend::Redb);
+}
+
+#[test]
+fn refresh_rotations_survive_a_kill_at_the_200_sled() {
+    refresh_rotations_survive_a_kill_at_the_200(Backend::Sled);
+}
+
+#[test]
+fn refresh_rotations_survive_a_kill_at_the_200_redb() {
+    refresh_rotations_survive_a_kill_at_the_200(Backend::Redb);
+}
+
+#[test]
+fn grant_and_app_revocations_survive_a_kill_at_the_200_sled() {
+    grant_and_app_revocations_survive_a_kill_at_the_200(Backend::Sled);
+}
+
+#[test]
+fn grant_and_app_revocations_survive_a_kill_at_the_200_redb() {
+    grant_and_app_revocations_survive_a_kill_at_the_200(Backend::Redb);
 }

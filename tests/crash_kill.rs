@@ -6,7 +6,8 @@
 //! hold: issued tokens valid, revoked tokens refused, the latest refresh token of each grant
 //! usable, rotated refresh tokens refused, redeemed codes refused, used assertions refused.
 //!
-//! `crash_kill_short` runs in CI (5 kills). The long run (100 kills, a few minutes):
+//! Each runs once per embedded backend (`..._sled`, `..._redb`). `crash_kill_short_*` run in CI
+//! (5 kills each). The long runs (100 kills each, a few minutes):
 //! `cargo test --release --test gateway crash_kill -- --ignored`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -270,9 +271,9 @@ fn load_and_kill(h: &mut Harness, key: &Key, delay: Duration) -> Ledger {
     })
 }
 
-fn kill_loop(iterations: usize, budget: Duration) {
+fn kill_loop(backend: Backend, iterations: usize, budget: Duration) {
     let key = Key::es256();
-    let mut h = Harness::start(&apps(&key));
+    let mut h = Harness::start_on(&apps(&key), backend);
     let http = client();
     let started = Instant::now();
     let mut total = Ledger::default();
@@ -298,8 +299,9 @@ fn kill_loop(iterations: usize, budget: Duration) {
     };
     check(&http, &h.base, &earlier, "after every kill");
     eprintln!(
-        "crash_kill: {iterations} kills in {:?}: {} tokens, {} revocations, {} rotations, {} codes, \
+        "crash_kill ({}): {iterations} kills in {:?}: {} tokens, {} revocations, {} rotations, {} codes, \
          {} assertions acknowledged; {} answers lost to kills",
+        backend.name(),
         started.elapsed(),
         total.issued.len() + total.grant_access.len(),
         total.revoked.len(),
@@ -320,12 +322,23 @@ fn kill_loop(iterations: usize, budget: Duration) {
 }
 
 #[test]
-fn crash_kill_short() {
-    kill_loop(5, Duration::from_secs(120));
+fn crash_kill_short_sled() {
+    kill_loop(Backend::Sled, 5, Duration::from_secs(120));
+}
+
+#[test]
+fn crash_kill_short_redb() {
+    kill_loop(Backend::Redb, 5, Duration::from_secs(120));
 }
 
 #[test]
 #[ignore = "long: cargo test --release --test gateway crash_kill -- --ignored"]
-fn crash_kill_long() {
-    kill_loop(100, Duration::from_secs(600));
+fn crash_kill_long_sled() {
+    kill_loop(Backend::Sled, 100, Duration::from_secs(600));
+}
+
+#[test]
+#[ignore = "long: cargo test --release --test gateway crash_kill -- --ignored"]
+fn crash_kill_long_redb() {
+    kill_loop(Backend::Redb, 100, Duration::from_secs(600));
 }

@@ -8,7 +8,8 @@
 //! Under the faults every issuance and revocation must answer 200 or 5xx, never anything else,
 //! and a revocation that answered 5xx is retried (a retry must not answer 200 for a revocation
 //! that is not on disk). After the faults the gateway is restarted without them: every token
-//! that got a 200 must be valid and every revocation that got a 200 must hold. No panic.
+//! that got a 200 must be valid and every revocation that got a 200 must hold. No panic. Each
+//! test runs once per embedded backend (`..._sled`, `..._redb`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -26,12 +27,13 @@ use crate::store_corrupt::{Start, start_own};
 const ID: &str = "vte_df000000000000000001";
 const SECRET: &str = "disk-fault-secret";
 
-fn harness() -> Harness {
-    Harness::start(&format!(
+fn harness(backend: Backend) -> Harness {
+    let apps = format!(
         "{}{}",
         settings(true, false),
         secret_app(ID, SECRET, "rest.all", "aldo")
-    ))
+    );
+    Harness::start_on(&apps, backend)
 }
 
 /// What the gateway answered under faults.
@@ -184,13 +186,15 @@ const FAULT_POINTS: [&str; 3] = [
     "posix/io/sync/fdatasync",
 ];
 
-/// Runs the load on a gateway under fiu with `enable` (`enable` or `enable_random`) and its
-/// `params` applied to each fault point, then restarts it without faults and checks what was
-/// acknowledged. Returns the tally and the answers to five issuances after the faults stopped.
-fn under_fiu(enable: &str, params: &str, what: &str) -> (Tally, Vec<u16>) {
+/// Runs the load on a gateway on `backend` under fiu with `enable` (`enable` or
+/// `enable_random`) and its `params` applied to each fault point, then restarts it without
+/// faults and checks what was acknowledged. Returns the tally and the answers to five issuances
+/// after the faults stopped.
+fn under_fiu(backend: Backend, enable: &str, params: &str, what: &str) -> (Tally, Vec<u16>) {
     require("fiu-run", "apt-get install fiu-utils");
     require("fiu-ctrl", "apt-get install fiu-utils");
-    let mut h = harness();
+    let what = &format!("{what} ({})", backend.name());
+    let mut h = harness(backend);
     let baseline: Vec<String> = (0..60).map(|_| h.token(ID, SECRET)).collect();
     let (kept, victims) = (baseline[..20].to_vec(), baseline[20..].to_vec());
     h.kill();
@@ -231,15 +235,13 @@ fn under_fiu(enable: &str, params: &str, what: &str) -> (Tally, Vec<u16>) {
     (tally, after)
 }
 
-#[test]
-fn random_io_errors_are_5xx_and_never_a_false_200() {
-    let (_, after) = under_fiu("enable_random", "probability=0.02,", "random EIO");
+fn random_io_errors_are_5xx_and_never_a_false_200(backend: Backend) {
+    let (_, after) = under_fiu(backend, "enable_random", "probability=0.02,", "random EIO");
     assert!(after.iter().all(|s| *s == 200 || *s >= 500), "{after:?}");
 }
 
-#[test]
-fn a_disk_that_is_full_for_every_write_is_5xx_and_never_a_false_200() {
-    let (tally, after) = under_fiu("enable", "", "ENOSPC on every write");
+fn a_disk_that_is_full_for_every_write_is_5xx_and_never_a_false_200(backend: Backend) {
+    let (tally, after) = under_fiu(backend, "enable", "", "ENOSPC on every write");
     assert!(after.iter().all(|s| *s == 200 || *s >= 500), "{after:?}");
     assert!(
         tally.issued.is_empty(),
@@ -303,10 +305,9 @@ fn fill(path: &std::path::Path, leave: u64) {
     f.sync_all().unwrap();
 }
 
-#[test]
-fn a_full_tmpfs_is_5xx_and_never_a_false_200() {
-    let what = "full tmpfs";
-    let mut h = harness();
+fn a_full_tmpfs_is_5xx_and_never_a_false_200(backend: Backend) {
+    let what = &format!("full tmpfs ({})", backend.name());
+    let mut h = harness(backend);
     let baseline: Vec<String> = (0..60).map(|_| h.token(ID, SECRET)).collect();
     let (kept, victims) = (baseline[..20].to_vec(), baseline[20..].to_vec());
     h.kill();
@@ -333,28 +334,103 @@ fn a_full_tmpfs_is_5xx_and_never_a_false_200() {
     h.kill();
 }
 
-#[test]
-fn io_errors_at_start_up_are_a_clean_refusal() {
+/// Fault points `backend` never calls while opening an existing store: there the fault has no
+/// effect on the start, and the gateway may start. redb syncs its file with `fdatasync` only;
+/// the seal's folder is `fsync`ed only when the seal is created, and here it exists.
+fn unused_at_start_up(backend: Backend) -> &'static [&'static str] {
+    match backend {
+        Backend::Sled => &[],
+        Backend::Redb => &["posix/io/sync/fsync"],
+    }
+}
+
+/// Starts the gateway under fiu with `point` failing: a clean refusal, or (for a point the
+/// backend does not call at start-up) a start whose writes under the fault answer 200 or 5xx.
+/// Returns the tokens issued with a 200.
+fn start_with_fault(h: &Harness, backend: Backend, point: &str) -> Vec<String> {
+    let enable = format!("enable name={point},failinfo=5");
+    let base = fifo_base(h);
+    let wrapper = ["fiu-run", "-x", "-f", &base, "-c", enable.as_str()];
+    let name = backend.name();
+    match start_own(h, &wrapper, "fiu-start.log") {
+        Start::Exited { code, stderr } => {
+            eprintln!("disk_faults: {point} failing at start-up ({name}): exit {code:?}: {stderr}");
+            assert_eq!(code, Some(1), "{point}: {stderr}");
+            assert!(stderr.contains("refusing to start"), "{point}: {stderr}");
+            assert!(!stderr.contains("panicked"), "{point}: {stderr}");
+            Vec::new()
+        }
+        Start::Started(mut gw) => {
+            assert!(
+                unused_at_start_up(backend).contains(&point),
+                "{point} failing: the gateway started ({name})"
+            );
+            let answers: Vec<(u16, Option<String>)> = (0..5).map(|_| issue(h)).collect();
+            let log = gw.log();
+            gw.kill();
+            eprintln!("disk_faults: {point} failing at start-up ({name}): started; {answers:?}");
+            assert!(!log.contains("panicked"), "{point}: {log}");
+            for (status, _) in &answers {
+                assert!(*status == 200 || *status >= 500, "{point}: {answers:?}");
+            }
+            answers.into_iter().filter_map(|(_, t)| t).collect()
+        }
+        Start::Hung(log) => panic!("{point} failing: neither started nor refused: {log}"),
+    }
+}
+
+fn io_errors_at_start_up_are_a_clean_refusal(backend: Backend) {
     require("fiu-run", "apt-get install fiu-utils");
-    let mut h = harness();
-    let kept: Vec<String> = (0..10).map(|_| h.token(ID, SECRET)).collect();
+    let mut h = harness(backend);
+    let mut kept: Vec<String> = (0..10).map(|_| h.token(ID, SECRET)).collect();
     h.kill();
     for point in FAULT_POINTS {
-        let enable = format!("enable name={point},failinfo=5");
-        let base = fifo_base(&h);
-        let wrapper = ["fiu-run", "-x", "-f", &base, "-c", enable.as_str()];
-        match start_own(&h, &wrapper, "fiu-start.log") {
-            Start::Exited { code, stderr } => {
-                eprintln!("disk_faults: {point} failing at start-up: exit {code:?}: {stderr}");
-                assert_eq!(code, Some(1), "{point}: {stderr}");
-                assert!(stderr.contains("refusing to start"), "{point}: {stderr}");
-                assert!(!stderr.contains("panicked"), "{point}: {stderr}");
-            }
-            Start::Started(_) => panic!("{point} failing: the gateway started"),
-            Start::Hung(log) => panic!("{point} failing: neither started nor refused: {log}"),
-        }
+        kept.extend(start_with_fault(&h, backend, point));
     }
     h.restart();
     let t = Tally::default();
     assert_acknowledged(&h, &kept, &t, "after start-up faults");
+}
+
+// ---------------------------------------------------------------------------------------------
+// One test per embedded backend.
+
+#[test]
+fn random_io_errors_are_5xx_and_never_a_false_200_sled() {
+    random_io_errors_are_5xx_and_never_a_false_200(Backend::Sled);
+}
+
+#[test]
+fn random_io_errors_are_5xx_and_never_a_false_200_redb() {
+    random_io_errors_are_5xx_and_never_a_false_200(Backend::Redb);
+}
+
+#[test]
+fn a_disk_that_is_full_for_every_write_is_5xx_and_never_a_false_200_sled() {
+    a_disk_that_is_full_for_every_write_is_5xx_and_never_a_false_200(Backend::Sled);
+}
+
+#[test]
+fn a_disk_that_is_full_for_every_write_is_5xx_and_never_a_false_200_redb() {
+    a_disk_that_is_full_for_every_write_is_5xx_and_never_a_false_200(Backend::Redb);
+}
+
+#[test]
+fn a_full_tmpfs_is_5xx_and_never_a_false_200_sled() {
+    a_full_tmpfs_is_5xx_and_never_a_false_200(Backend::Sled);
+}
+
+#[test]
+fn a_full_tmpfs_is_5xx_and_never_a_false_200_redb() {
+    a_full_tmpfs_is_5xx_and_never_a_false_200(Backend::Redb);
+}
+
+#[test]
+fn io_errors_at_start_up_are_a_clean_refusal_sled() {
+    io_errors_at_start_up_are_a_clean_refusal(Backend::Sled);
+}
+
+#[test]
+fn io_errors_at_start_up_are_a_clean_refusal_redb() {
+    io_errors_at_start_up_are_a_clean_refusal(Backend::Redb);
 }

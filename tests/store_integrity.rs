@@ -1,6 +1,7 @@
 //! The store at start-up: a data dir whose store is missing, emptied or damaged makes the gateway
 //! refuse to start with a clear message, never start empty (that would forget used assertion ids
-//! and codes) or silently lose acknowledged writes.
+//! and codes) or silently lose acknowledged writes. Each test runs once per embedded backend
+//! (`..._sled`, `..._redb`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -30,29 +31,28 @@ fn start_fails(h: &Harness) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-#[test]
-fn a_missing_store_with_an_existing_key_refuses_to_start() {
-    let mut h = Harness::start(&apps());
+fn a_missing_store_with_an_existing_key_refuses_to_start(backend: Backend) {
+    let mut h = Harness::start_on(&apps(), backend);
     h.token(ID, "s");
     h.kill();
-    std::fs::remove_dir_all(h.path("data/store")).unwrap();
+    let store = h.path(backend.store_dir());
+    std::fs::remove_dir_all(&store).unwrap();
     let err = start_fails(&h);
     assert!(
         err.contains("refusing to start with an empty token store"),
         "{err}"
     );
     assert!(
-        !h.path("data/store").exists(),
+        !store.exists(),
         "the refusal must not create an empty store"
     );
 }
 
-#[test]
-fn an_emptied_store_refuses_to_start_every_time() {
-    let mut h = Harness::start(&apps());
+fn an_emptied_store_refuses_to_start_every_time(backend: Backend) {
+    let mut h = Harness::start_on(&apps(), backend);
     h.token(ID, "s");
     h.kill();
-    for entry in std::fs::read_dir(h.path("data/store")).unwrap() {
+    for entry in std::fs::read_dir(h.path(backend.store_dir())).unwrap() {
         let p = entry.unwrap().path();
         if p.is_dir() {
             std::fs::remove_dir_all(p).unwrap();
@@ -64,4 +64,24 @@ fn an_emptied_store_refuses_to_start_every_time() {
     assert!(first.contains("empty token store"), "{first}");
     let second = start_fails(&h);
     assert!(second.contains("refusing to start"), "{second}");
+}
+
+#[test]
+fn a_missing_store_with_an_existing_key_refuses_to_start_sled() {
+    a_missing_store_with_an_existing_key_refuses_to_start(Backend::Sled);
+}
+
+#[test]
+fn a_missing_store_with_an_existing_key_refuses_to_start_redb() {
+    a_missing_store_with_an_existing_key_refuses_to_start(Backend::Redb);
+}
+
+#[test]
+fn an_emptied_store_refuses_to_start_every_time_sled() {
+    an_emptied_store_refuses_to_start_every_time(Backend::Sled);
+}
+
+#[test]
+fn an_emptied_store_refuses_to_start_every_time_redb() {
+    an_emptied_store_refuses_to_start_every_time(Backend::Redb);
 }

@@ -3,8 +3,13 @@
 //! groups every commit waiting for it into one write transaction (each commit's expectations
 //! checked and its writes applied in turn, so each stays atomic and sees the ones before it),
 //! commits that transaction durably (one fsync) and answers every writer of the group. Reads
-//! run on the caller, against the last durable commit. At open redb verifies the checksum of
-//! every page of the committed trees (one sequential pass; no record is decoded).
+//! run on the caller, against the last durable commit.
+//!
+//! The open does not trust the file: redb verifies the checksum of every page of the committed
+//! trees and rebuilds its allocator state (`set_check_integrity_on_open`), and the open runs
+//! under `catch_unwind`. Trusting it (redb's default after a clean close, or after a crash with
+//! quick repair) let a byte flipped in a B-tree page start the gateway with an acknowledged
+//! token gone, or made redb panic at open. This reads the whole file once at start-up.
 //!
 //! Tables: `records` (`tag` + key → expiry + value, [`super::layout`]) and `expiry` (expiry,
 //! big endian, + `tag` + key → nothing), which the purge walks in batches. The seal
@@ -66,8 +71,20 @@ impl RedbStore {
         let started = std::time::Instant::now();
         std::fs::create_dir_all(dir).map_err(|e| backend(format!("{}: {e}", dir.display())))?;
         let file = dir.join(FILE);
-        let db = open_file(&file)?;
-        let (created, seq) = redb_writer::prepare(&db, dir, must_exist)?;
+        let mut builder = Database::builder();
+        builder.set_cache_size(CACHE_BYTES);
+        builder.set_check_integrity_on_open(true);
+        builder.set_repair_callback(|session| {
+            tracing::debug!(
+                progress = session.progress(),
+                "verifying the token store (redb)"
+            );
+        });
+        let (db, created, seq) = guarded(|| {
+            let db = builder.create(&file).map_err(|e| opening(&file, e))?;
+            let (created, seq) = redb_writer::prepare(&db, dir, must_exist)?;
+            Ok((db, created, seq))
+        })?;
         let db = Arc::new(db);
         let failed = Arc::new(AtomicBool::new(false));
         let (jobs, writer) = redb_writer::start(db.clone(), dir, seq, failed.clone())?;
@@ -138,33 +155,32 @@ impl Drop for RedbStore {
     }
 }
 
-/// Opens the file with every page's checksum verified (a plain open trusts the file and may
-/// panic on one altered outside redb); a panic is caught and reported as damage all the same.
-fn open_file(file: &Path) -> Result<Database, StoreError> {
-    let open = || {
-        let mut builder = Database::builder();
-        builder.set_cache_size(CACHE_BYTES);
-        builder.set_check_integrity_on_open(true);
-        builder.set_repair_callback(|_| {
-            tracing::warn!("the token store was not closed cleanly; redb is recovering it");
-        });
-        builder.create(file).map_err(|e| opening(file, e))
-    };
-    std::panic::catch_unwind(open).unwrap_or_else(|_| {
-        Err(damaged(format!(
-            "the storage engine (redb) panicked while opening {}",
-            file.display()
-        )))
-    })
-}
-
-/// An error of opening the file: I/O is the disk's, anything else means damage.
+/// An error of opening the file: I/O is the disk's (except data redb cannot read as its own,
+/// such as a damaged magic number), anything else means damage.
 fn opening(file: &Path, e: redb::DatabaseError) -> StoreError {
     let msg = format!("cannot open {}: {e}", file.display());
     match e {
-        redb::DatabaseError::Storage(redb::StorageError::Io(_)) => StoreError::Backend(msg),
+        redb::DatabaseError::Storage(redb::StorageError::Io(io))
+            if io.kind() != std::io::ErrorKind::InvalidData =>
+        {
+            StoreError::Backend(msg)
+        }
         _ => StoreError::Damaged(msg),
     }
+}
+
+/// Runs the open, turning a panic of redb on a damaged file into [`StoreError::Damaged`].
+fn guarded<T>(f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(damaged(format!(
+            "the storage engine (redb) panicked while opening the store: {msg}"
+        )))
+    })
 }
 
 fn read_error(e: impl std::fmt::Display) -> StoreError {

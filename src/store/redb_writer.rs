@@ -81,10 +81,12 @@ pub fn prepare(db: &Database, dir: &Path, must_exist: bool) -> Result<(bool, u64
         (created, stored_seq(&records)?)
     };
     if created && must_exist {
+        // An empty file where a store must be: the caller refuses it as an empty store (the
+        // seal would only add that acknowledged commits are missing).
         txn.abort().map_err(backend)?;
-    } else {
-        txn.commit().map_err(|e| StoreError::Flush(e.to_string()))?;
+        return Ok((created, seq));
     }
+    txn.commit().map_err(|e| StoreError::Flush(e.to_string()))?;
     check_seal(dir, seq)?;
     Ok((created, seq))
 }

@@ -100,6 +100,46 @@ pub fn jwt_app(client_id: &str, public_pem: &str, scope: &str, user: &str) -> St
     )
 }
 
+/// The embedded store backends the durability tests run against (`[store] backend`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// sled under `data/store`.
+    Sled,
+    /// redb: `data/store-redb/tokens.redb` and its seal.
+    Redb,
+}
+
+impl Backend {
+    /// Its name in `[store] backend`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sled => "sled",
+            Backend::Redb => "redb",
+        }
+    }
+
+    /// The `[store]` section choosing it.
+    pub fn toml(self) -> String {
+        format!("[store]\nbackend = \"{}\"\n\n", self.name())
+    }
+
+    /// Its store folder, relative to the config folder.
+    pub fn store_dir(self) -> &'static str {
+        match self {
+            Backend::Sled => "data/store",
+            Backend::Redb => "data/store-redb",
+        }
+    }
+
+    /// Default options with this backend.
+    pub fn options(self) -> Options {
+        Options {
+            extra: self.toml(),
+            ..Options::default()
+        }
+    }
+}
+
 /// Options of a test gateway.
 #[derive(Clone)]
 pub struct Options {
@@ -208,6 +248,11 @@ impl Harness {
     /// Starts a CRM and the gateway binary with `apps` as apps.toml.
     pub fn start(apps: &str) -> Self {
         Self::start_with(apps, Options::default())
+    }
+
+    /// Starts a CRM and the gateway with `apps` on the `backend` store.
+    pub fn start_on(apps: &str, backend: Backend) -> Self {
+        Self::start_with(apps, backend.options())
     }
 
     /// Starts with options.
