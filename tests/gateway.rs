@@ -57,6 +57,7 @@ mod several_gateways_walkthrough;
 mod shared_registry;
 mod store_backends;
 mod store_corrupt;
+mod store_corrupt_cases;
 mod store_integrity;
 mod upstream_faults;
 mod upstream_users;
