@@ -1,4 +1,5 @@
-//! Prometheus metrics: requests by outcome, tokens issued, cache hits and misses, reloads.
+//! Prometheus metrics: requests by outcome, tokens issued, cache hits and misses, reloads, the
+//! build (`crmgate_build_info`) and the process (`process_*`: CPU, memory, open files).
 //!
 //! Each surface has one recording point: [`Metrics::proxied`] for the proxy (its label values
 //! resolved once at start-up, so the request path only increments atomics) and
@@ -76,6 +77,16 @@ impl Metrics {
             &["outcome"],
         )?;
         let proxy = OUTCOMES.map(|(_, name)| proxy_vec.with_label_values(&[name]));
+        let build = prometheus::IntGaugeVec::new(
+            Opts::new("crmgate_build_info", "The running build (always 1)"),
+            &["version"],
+        )?;
+        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        registry.register(Box::new(build))?;
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
         Ok(Self {
             proxy,
             tokens_issued: counter_vec(

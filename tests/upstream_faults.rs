@@ -122,6 +122,12 @@ fn metrics_count_requests_tokens_and_cache() {
         "crmgate_proxy_requests_total{outcome=\"unauthorized\"} 1",
         "crmgate_token_cache_hits_total 1",
         "crmgate_token_cache_misses_total 1",
+        &format!(
+            "crmgate_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        ),
+        "# TYPE process_resident_memory_bytes gauge",
+        "# TYPE process_cpu_seconds_total counter",
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
