@@ -48,18 +48,8 @@ fn the_printed_walkthrough_works_as_printed() {
         .filter(|l| l.starts_with("curl ") || l.starts_with("TOKEN="))
         .collect();
     assert_eq!(commands.len(), 11, "{lines:#?}");
-    let mut script = String::from("set -u\n");
-    for (i, c) in commands.iter().enumerate() {
-        script.push_str(&format!("echo '=== {i}'\n{c}\necho\n"));
-    }
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(&script)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let step: Vec<&str> = text.split("=== ").skip(1).collect();
-    assert_eq!(step.len(), 11, "{text}");
+    let step = common::run_steps(&commands);
+    assert_eq!(step.len(), 11, "{step:#?}");
     assert!(step[0].contains("\"token_type\":\"Bearer\""), "{}", step[0]);
     assert!(
         step[2].contains("INV-001") && !step[2].contains("INV-003"),

@@ -223,17 +223,8 @@ fn failed_client_authentications_on_every_gateway_count_towards_one_throttle() {
 }
 
 fn check(dir: &std::path::Path) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crmgate"))
-        .args(["check", "--config"])
-        .arg(dir.join("crmgate.toml"))
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    let config = dir.join("crmgate.toml");
+    common::crmgate(&["check".as_ref(), "--config".as_ref(), config.as_os_str()])
 }
 
 #[test]

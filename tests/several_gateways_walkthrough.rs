@@ -137,18 +137,8 @@ fn the_readme_walkthrough_for_three_gateways_works_as_printed() {
             .unwrap();
         wait_for_port(addr);
     }
-    let mut script = String::from("set -u\n");
-    for (i, c) in commands.iter().enumerate() {
-        script.push_str(&format!("echo '=== {i}'\n{c}\necho\n"));
-    }
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(&script)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let answers: Vec<&str> = text.split("=== ").skip(1).collect();
-    assert_eq!(answers.len(), 5, "{text}");
+    let answers = common::run_steps(&commands);
+    assert_eq!(answers.len(), 5, "{answers:#?}");
     assert!(
         answers[1].contains("INV-001"),
         "the token works on the second: {}",

@@ -5,8 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
-
 use crate::common;
 
 use common::*;
@@ -22,17 +20,8 @@ fn apps() -> String {
 }
 
 fn store_report(h: &Harness) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_crmgate"))
-        .args(["store", "--config"])
-        .arg(h.path("crmgate.toml"))
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    let config = h.path("crmgate.toml");
+    common::crmgate(&["store".as_ref(), "--config".as_ref(), config.as_os_str()])
 }
 
 #[test]
@@ -105,20 +94,18 @@ fn store_migrate_moves_a_stopped_sled_store_to_redb_and_keeps_the_sled_folder() 
     assert_eq!(h.revoke(APP, "s-d", &tokens[2]).status(), 200);
     assert!(h.path("data/store").exists(), "sled is where it starts");
     let config = h.path("crmgate.toml");
-    let migrate = || {
-        Command::new(env!("CARGO_BIN_EXE_crmgate"))
-            .args(["store", "migrate", "--config"])
-            .arg(&config)
-            .output()
-            .unwrap()
-    };
-    let running = migrate();
-    assert!(!running.status.success(), "refused while the gateway runs");
+    let args = [
+        "store".as_ref(),
+        "migrate".as_ref(),
+        "--config".as_ref(),
+        config.as_os_str(),
+    ];
+    let migrate = || common::crmgate(&args);
+    let (ok, said) = migrate();
+    assert!(!ok, "refused while the gateway runs: {said}");
     h.kill();
-    let out = migrate();
-    let said =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{said}");
+    let (ok, said) = migrate();
+    assert!(ok, "{said}");
     assert!(said.contains("migrated"), "{said}");
     assert!(h.path("data/store.migrated").exists() && !h.path("data/store").exists());
     h.restart();
@@ -134,6 +121,6 @@ fn store_migrate_moves_a_stopped_sled_store_to_redb_and_keeps_the_sled_folder() 
     h.kill();
     let (ok, text) = store_report(&h);
     assert!(ok && text.contains("store: redb"), "{text}");
-    let again = migrate();
-    assert!(!again.status.success(), "nothing left to migrate");
+    let (again, said) = migrate();
+    assert!(!again, "nothing left to migrate: {said}");
 }

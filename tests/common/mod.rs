@@ -502,6 +502,35 @@ pub(crate) fn write_config(dir: &Path, port: u16, crm: SocketAddr, opts: &Option
     std::fs::write(dir.join("crmgate.toml"), toml).unwrap();
 }
 
+/// Runs the crmgate binary with `args`; whether it succeeded, and its stdout and stderr.
+pub fn crmgate(args: &[&std::ffi::OsStr]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crmgate"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Runs `commands` in one bash (`set -u`), as a reader pastes them; each one's output, in order.
+pub fn run_steps(commands: &[&str]) -> Vec<String> {
+    let mut script = String::from("set -u\n");
+    for (i, c) in commands.iter().enumerate() {
+        script.push_str(&format!("echo '=== {i}'\n{c}\necho\n"));
+    }
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    text.split("=== ").skip(1).map(str::to_string).collect()
+}
+
 /// The JSON body of a response.
 pub fn json(r: Response) -> Value {
     r.json().unwrap()
